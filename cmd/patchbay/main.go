@@ -1,0 +1,102 @@
+// Command patchbay is the Patchbay server, worker and command-line client.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"patchbay/internal/app"
+	"patchbay/internal/cli"
+	"patchbay/internal/config"
+	"patchbay/internal/store"
+)
+
+const usage = `patchbay: a self-hosted integrations hub.
+
+Usage:
+  patchbay demo    [--addr 127.0.0.1:8080] [--data DIR]   run with SQLite and local provider fakes
+  patchbay serve   [--addr] [--data DIR | --database postgres://…]
+  patchbay migrate [--data DIR | --database postgres://…]  apply schema migrations
+  patchbay integrations [--json]                          list integrations and connections
+  patchbay connect <provider> [--config k=v] [--scope s]  start a connection (API keys are read from stdin)
+  patchbay reconnect|test|disconnect <connection id>
+
+The client commands use PATCHBAY_URL (default http://127.0.0.1:8080) and PATCHBAY_TOKEN.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "patchbay:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "demo", "serve", "migrate":
+	case "integrations", "connect", "reconnect", "test", "disconnect":
+		return cli.FromEnv(stdout, os.Stdin).Run(ctx, cmd, rest)
+	default:
+		return fmt.Errorf("unknown command %q; run patchbay help", cmd)
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := config.Load(fs, rest, os.LookupEnv, app.OAuthProviders())
+	if err != nil {
+		return err
+	}
+	log := app.NewLogger(stderr, cfg.LogLevel)
+	if cmd == "migrate" {
+		st, err := store.Open(ctx, cfg.DSN())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "migrations applied (%s)\n", st.Dialect())
+		return st.Close()
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	opts := app.Options{BaseURL: base, Logger: log}
+	if cmd == "demo" {
+		opts.Fakes = app.DemoFakes()
+	}
+	a, err := app.New(ctx, cfg, opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.Close()
+	if cmd == "demo" {
+		if err := app.SeedDemo(ctx, opts.Fakes); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Patchbay demo is running.\n  dashboard: %s/login\n  API token: %s\n  data:      %s\n  fakes:     %s/_fakes/<provider>/ (HubSpot, data provider)\n  data provider API key for the demo: %s\nPress Ctrl+C to stop.\n",
+			base, a.Token, cfg.DataDir, base, app.DemoDataProviderKey)
+	} else {
+		fmt.Fprintf(stdout, "Patchbay is serving on %s\n", base)
+	}
+	log.Info("started", "mode", cmd, "url", base, "config", cfg.String())
+	return a.Serve(ctx, ln)
+}

@@ -1,0 +1,37 @@
+package app
+
+import (
+	"patchbay/internal/catalog"
+	"patchbay/internal/connector"
+	"patchbay/internal/connector/hubspot"
+)
+
+// Connectors returns the registry of every built-in connector. Adding a
+// provider is one catalog entry plus one line here.
+func Connectors() (*connector.Registry, error) {
+	reg := connector.NewRegistry()
+	for id, c := range map[string]connector.Connector{
+		"hubspot": hubspot.New(),
+	} {
+		if err := reg.Register(id, c); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// OAuthProviders lists the catalog's OAuth providers (their client
+// credentials come from PATCHBAY_<ID>_CLIENT_ID / _CLIENT_SECRET).
+func OAuthProviders() []string {
+	cat, err := catalog.Load()
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, p := range cat.All() {
+		if p.Auth == catalog.AuthOAuth2 {
+			ids = append(ids, p.ID)
+		}
+	}
+	return ids
+}

@@ -1,0 +1,51 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	fakehubspot "patchbay/internal/fakes/hubspot"
+)
+
+// Demo OAuth client registration shared by Patchbay and the local fakes.
+const (
+	demoClientID     = "patchbay-demo"
+	demoClientSecret = "patchbay-demo-secret"
+)
+
+// DemoFakes builds the local provider fakes that `patchbay demo` serves.
+func DemoFakes() map[string]Fake {
+	return map[string]Fake{
+		"hubspot": {Handler: fakehubspot.New(fakehubspot.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
+			ClientID: demoClientID, ClientSecret: demoClientSecret},
+	}
+}
+
+// SeedDemo puts sample records into the fakes so that a first sync has data.
+func SeedDemo(ctx context.Context, fakes map[string]Fake) error {
+	hs, ok := fakes["hubspot"].Handler.(*fakehubspot.Fake)
+	if !ok {
+		return nil
+	}
+	segments := []string{"Enterprise", "SMB", "Mid-market"}
+	var contacts, companies []map[string]any
+	for i := 1; i <= 40; i++ {
+		contacts = append(contacts, map[string]any{
+			"email": fmt.Sprintf("lead%02d@example%d.com", i, i%7), "firstname": fmt.Sprintf("Lead%02d", i), "lastname": "Sample",
+			"company": fmt.Sprintf("Example %d", i%7), "segment": segments[i%3],
+		})
+	}
+	for i := 0; i < 7; i++ {
+		companies = append(companies, map[string]any{"name": fmt.Sprintf("Example %d", i), "domain": fmt.Sprintf("example%d.com", i)})
+	}
+	if _, err := hs.SeedRecords(hs.Kit().DefaultAccount(), "contacts", contacts); err != nil {
+		return fmt.Errorf("seed demo contacts: %w", err)
+	}
+	if _, err := hs.SeedRecords(hs.Kit().DefaultAccount(), "companies", companies); err != nil {
+		return fmt.Errorf("seed demo companies: %w", err)
+	}
+	return ctx.Err()
+}
+
+// DemoDataProviderKey is the API key the demo's data provider fake accepts.
+const DemoDataProviderKey = "dp_demo_key"

@@ -1,0 +1,74 @@
+package catalog
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestEmbeddedCatalogIsValid(t *testing.T) {
+	t.Parallel()
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, ok := c.Get("hubspot")
+	if !ok || hub.Auth != AuthOAuth2 {
+		t.Fatalf("hubspot missing or not oauth2: %+v", hub)
+	}
+	if len(hub.DefaultScopes()) == 0 {
+		t.Fatal("hubspot has no default scopes")
+	}
+	var apiKey bool
+	for _, p := range c.All() {
+		apiKey = apiKey || p.Auth == AuthAPIKey
+	}
+	if !apiKey {
+		t.Fatal("no api_key provider in the catalog")
+	}
+}
+
+func TestParseRefusesBadEntries(t *testing.T) {
+	t.Parallel()
+	const ok = `{"id":"x","name":"X","auth":"api_key","tier":"standard","urls":{},"scopes":[],"objects":[],"config_fields":[],"rate_limit":{"requests":1,"period":"1s"},"batch_size":1,"page_size":0}`
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"valid", `{"providers":[` + ok + `]}`, ""},
+		{"duplicate", `{"providers":[` + ok + `,` + ok + `]}`, "twice"},
+		{"unknown field", `{"providers":[{"idd":"x"}]}`, "unknown field"},
+		{"bad auth", `{"providers":[` + strings.Replace(ok, `"api_key"`, `"magic"`, 1) + `]}`, "auth"},
+		{"bad tier", `{"providers":[` + strings.Replace(ok, `"standard"`, `"gold"`, 1) + `]}`, "tier"},
+		{"bad period", `{"providers":[` + strings.Replace(ok, `"1s"`, `"soon"`, 1) + `]}`, "rate_limit"},
+		{"oauth without urls", `{"providers":[` + strings.Replace(ok, `"api_key"`, `"oauth2"`, 1) + `]}`, "https"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(tc.doc))
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("err = %v, want containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateConfigAndRebase(t *testing.T) {
+	t.Parallel()
+	c, _ := Load()
+	dp, _ := c.Get("dataprovider")
+	errs := dp.ValidateConfig(map[string]string{"bogus": "1"})
+	if len(errs) != 2 || errs[0].Field != "config.bogus" || errs[1].Field != "config.endpoint_url" {
+		t.Fatalf("errs = %+v", errs)
+	}
+	if errs := dp.ValidateConfig(map[string]string{"endpoint_url": "ftp://x"}); len(errs) != 1 {
+		t.Fatalf("bad scheme accepted: %+v", errs)
+	}
+	hub, _ := c.Get("hubspot")
+	r := hub.Rebase("http://127.0.0.1:9/_fakes/hubspot/")
+	if r.URLs.Authorize != "http://127.0.0.1:9/_fakes/hubspot/oauth/authorize" || r.URLs.API != "http://127.0.0.1:9/_fakes/hubspot" {
+		t.Fatalf("rebase: %+v", r.URLs)
+	}
+	if hub.URLs.API != "https://api.hubapi.com" {
+		t.Fatal("rebase changed the original")
+	}
+}

@@ -1,0 +1,161 @@
+// Package config loads Patchbay's settings from flags and PATCHBAY_*
+// environment variables into a value that is passed in, never a global.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one process.
+type Config struct {
+	Addr           string        // listen address
+	DataDir        string        // SQLite file, master key
+	Database       string        // postgres:// URL; empty means SQLite in DataDir
+	PublicURL      string        // how browsers reach Patchbay (OAuth redirect); default http://<addr>
+	MasterKey      string        // base64; secret
+	BootstrapToken string        // secret
+	LogLevel       string        // debug, info, warn, error
+	ProbeInterval  time.Duration // health probe interval
+	Clients        map[string]Client
+}
+
+// Client is an OAuth client registration; Secret is secret.
+type Client struct {
+	ID     string
+	Secret string
+}
+
+// option is one setting: its flag, environment variable and whether it is secret.
+type option struct {
+	name, env, usage string
+	secret           bool
+	target           *string
+}
+
+// Load parses args (without the program and subcommand names) and the
+// environment. lookup is os.LookupEnv in production.
+func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), providers []string) (*Config, error) {
+	c := &Config{Clients: map[string]Client{}}
+	var probe string
+	opts := []option{
+		{"addr", "PATCHBAY_ADDR", "listen address", false, &c.Addr},
+		{"data", "PATCHBAY_DATA", "data folder (SQLite file, generated master key)", false, &c.DataDir},
+		{"database", "PATCHBAY_DATABASE_URL", "postgres:// URL for scale-out; empty for SQLite in the data folder", true, &c.Database},
+		{"public-url", "PATCHBAY_PUBLIC_URL", "URL browsers use to reach Patchbay (OAuth redirect base)", false, &c.PublicURL},
+		{"log-level", "PATCHBAY_LOG_LEVEL", "debug, info, warn or error", false, &c.LogLevel},
+		{"probe-interval", "PATCHBAY_PROBE_INTERVAL", "how often each connection is probed", false, &probe},
+	}
+	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m"}
+	for _, o := range opts {
+		def := defaults[o.name]
+		if v, ok := lookup(o.env); ok {
+			def = v
+		}
+		fs.StringVar(o.target, o.name, def, o.usage+" (env "+o.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	secrets := []struct {
+		env    string
+		target *string
+	}{{"PATCHBAY_MASTER_KEY", &c.MasterKey}, {"PATCHBAY_BOOTSTRAP_TOKEN", &c.BootstrapToken}}
+	for _, s := range secrets {
+		v, err := fromEnvOrFile(lookup, s.env)
+		if err != nil {
+			return nil, err
+		}
+		*s.target = v
+	}
+	for _, p := range providers {
+		up := strings.ToUpper(p)
+		id, err := fromEnvOrFile(lookup, "PATCHBAY_"+up+"_CLIENT_ID")
+		if err != nil {
+			return nil, err
+		}
+		secret, err := fromEnvOrFile(lookup, "PATCHBAY_"+up+"_CLIENT_SECRET")
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			c.Clients[p] = Client{ID: id, Secret: secret}
+		}
+	}
+	d, err := time.ParseDuration(probe)
+	if err != nil || d < time.Second {
+		return nil, fmt.Errorf("probe-interval %q: want a duration of at least 1s, like 5m", probe)
+	}
+	c.ProbeInterval = d
+	return c, c.validate()
+}
+
+// fromEnvOrFile reads NAME, or the file named by NAME_FILE (for container secrets).
+func fromEnvOrFile(lookup func(string) (string, bool), name string) (string, error) {
+	if v, ok := lookup(name); ok {
+		return strings.TrimSpace(v), nil
+	}
+	if path, ok := lookup(name + "_FILE"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %w", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want host:port, like 127.0.0.1:8080", c.Addr))
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		errs = append(errs, errors.New("database: want a postgres:// URL (leave it empty for SQLite)"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public-url %q: want an absolute http(s) URL", c.PublicURL))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// SQLitePath is the database file in the data folder.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "patchbay.db") }
+
+// DSN is what the store opens.
+func (c *Config) DSN() string {
+	if c.Database != "" {
+		return c.Database
+	}
+	return c.SQLitePath()
+}
+
+// String prints the configuration with secrets redacted.
+func (c *Config) String() string {
+	red := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "[redacted]"
+	}
+	var clients []string
+	for p, cl := range c.Clients {
+		clients = append(clients, p+"="+cl.ID+":"+red(cl.Secret))
+	}
+	return fmt.Sprintf("addr=%s data=%s database=%s public_url=%s master_key=%s bootstrap_token=%s clients=%v",
+		c.Addr, c.DataDir, red(c.Database), c.PublicURL, red(c.MasterKey), red(c.BootstrapToken), clients)
+}

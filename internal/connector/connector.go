@@ -1,0 +1,141 @@
+// Package connector defines what Patchbay asks of a provider's API client and
+// holds the registry of those clients. A connector knows HTTP and the
+// provider's JSON; it knows nothing about tables, syncs or storage.
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Credentials are the secrets of one connection, as the connector needs them.
+// They live decrypted only in memory.
+type Credentials struct {
+	AccessToken  string            `json:"access_token,omitempty"`
+	RefreshToken string            `json:"refresh_token,omitempty"`
+	APIKey       string            `json:"api_key,omitempty"`
+	Expiry       time.Time         `json:"expiry,omitzero"`
+	Extra        map[string]string `json:"extra,omitempty"` // token-response extras a provider needs (instance_url, id URL)
+}
+
+// Session is one authenticated conversation with a provider on behalf of a
+// connection. HTTP already applies authentication, the connection's request
+// budget, retries and refresh-on-401; connectors only build requests.
+type Session struct {
+	HTTP    *http.Client
+	BaseURL string            // API base URL without trailing slash (the real provider or its fake)
+	Config  map[string]string // provider-specific settings given at connect time
+	Creds   Credentials       // read-only; for calls that carry the token in the URL or body
+}
+
+// Account identifies who the credentials belong to at the provider.
+type Account struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name,omitempty"`
+	Email  string   `json:"email,omitempty"`
+	Scopes []string `json:"-"` // granted scopes when the provider reports them; nil if it does not
+}
+
+// Record is one provider object (contact, company, customer, member...).
+type Record struct {
+	ID        string         `json:"id"`
+	Fields    map[string]any `json:"fields"`
+	UpdatedAt time.Time      `json:"updated_at,omitzero"`
+}
+
+// ListRequest asks for one page of records.
+type ListRequest struct {
+	Object string
+	Cursor string    // opaque; empty for the first page
+	Since  time.Time // incremental: records modified at or after this instant; zero for all
+	Limit  int       // page size; 0 means the provider's maximum
+	Fields []string  // properties to return; nil for the provider's default set
+}
+
+// Page is one page of records and the cursor to the next ("" when done).
+type Page struct {
+	Records []Record
+	Next    string
+}
+
+// WriteRequest creates or updates records. Records with an ID are updated;
+// records without one are created, or matched by MatchField when set.
+type WriteRequest struct {
+	Object     string
+	MatchField string
+	Records    []Record
+}
+
+// WriteResult is the outcome for Records[Index] of a WriteRequest.
+type WriteResult struct {
+	Index   int
+	ID      string
+	Created bool
+	Err     error
+}
+
+// Connector is a provider's API client.
+type Connector interface {
+	// Identity returns the account the session's credentials belong to. It is
+	// the cheap probe used to validate API keys and to check health.
+	Identity(ctx context.Context, s Session) (Account, error)
+	// List returns one page of records of an object.
+	List(ctx context.Context, s Session, req ListRequest) (Page, error)
+	// Write creates or updates records in batches the provider accepts; the
+	// caller never sends more than BatchSize records at once.
+	Write(ctx context.Context, s Session, req WriteRequest) ([]WriteResult, error)
+}
+
+// Revoker is implemented by connectors whose provider can revoke a grant.
+type Revoker interface {
+	Revoke(ctx context.Context, s Session) error
+}
+
+// Registry maps provider ids to connectors. It is built explicitly at start-up
+// (no init-time globals) and is read-only afterwards.
+type Registry struct {
+	mu sync.RWMutex
+	m  map[string]Connector
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{m: map[string]Connector{}} }
+
+// Register adds a connector; it refuses an empty id or one already taken.
+func (r *Registry) Register(id string, c Connector) error {
+	if id == "" || c == nil {
+		return errors.New("connector: register needs an id and a connector")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.m[id]; dup {
+		return fmt.Errorf("connector: %q registered twice", id)
+	}
+	r.m[id] = c
+	return nil
+}
+
+// Get returns the connector for a provider id.
+func (r *Registry) Get(id string) (Connector, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok := r.m[id]
+	return c, ok
+}
+
+// IDs lists the registered provider ids in order.
+func (r *Registry) IDs() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ids := make([]string, 0, len(r.m))
+	for id := range r.m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}

@@ -1,0 +1,257 @@
+package fakekit
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Record is one object a fake holds (a contact, a company...). Field values
+// are strings because that is how CRM APIs such as HubSpot's carry every
+// property value.
+type Record struct {
+	ID        string            `json:"id"`
+	Fields    map[string]string `json:"fields"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+func (r Record) clone() Record {
+	r.Fields = maps.Clone(r.Fields)
+	if r.Fields == nil {
+		r.Fields = map[string]string{}
+	}
+	return r
+}
+
+// Store holds the records of one object of one account. Ids are decimal
+// strings handed out in increasing order, so they are stable and sort the
+// way a provider's numeric ids do.
+type Store struct {
+	now func() time.Time
+
+	mu   sync.Mutex
+	byID map[string]*Record
+	last int64 // highest numeric id handed out or seeded
+}
+
+func newStore(now func() time.Time) *Store {
+	// Start above zero so ids look like a provider's and not like indexes.
+	return &Store{now: now, byID: map[string]*Record{}, last: 100}
+}
+
+// Tx runs fn with the store locked, so that a provider fake can check and
+// write several records as one step (batch writes, upserts). fn must not call
+// other Store methods.
+func (s *Store) Tx(fn func(tx *Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn(&Tx{s: s})
+}
+
+// Get returns a copy of the record with id.
+func (s *Store) Get(id string) (Record, bool) {
+	var r Record
+	var ok bool
+	_ = s.Tx(func(tx *Tx) error { r, ok = tx.Get(id); return nil })
+	return r, ok
+}
+
+// All returns copies of every record, ordered by id.
+func (s *Store) All() []Record {
+	var all []Record
+	_ = s.Tx(func(tx *Tx) error { all = tx.All(); return nil })
+	return all
+}
+
+// Len is the number of records.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byID)
+}
+
+// Page returns up to limit records whose id sorts after the cursor after (""
+// for the first page) and the cursor of the next page, "" on the last one.
+func (s *Store) Page(after string, limit int) ([]Record, string) {
+	all := s.All()
+	start := 0
+	if after != "" {
+		start, _ = slices.BinarySearchFunc(all, after, func(r Record, id string) int {
+			if r.ID == id {
+				return 0
+			}
+			if lessID(r.ID, id) {
+				return -1
+			}
+			return 1
+		})
+		if start < len(all) && all[start].ID == after {
+			start++
+		}
+	}
+	end := min(start+max(limit, 0), len(all))
+	page := all[start:end]
+	if end < len(all) && len(page) > 0 {
+		return page, page[len(page)-1].ID
+	}
+	return page, ""
+}
+
+// Seed stores records given as JSON objects, in the forms the control surface
+// accepts: {"id"?, "fields":{…}}, {"id"?, "properties":{…}} or a flat object of
+// fields. A record with an id replaces the one holding it.
+func (s *Store) Seed(records []map[string]any) []Record {
+	out := make([]Record, 0, len(records))
+	_ = s.Tx(func(tx *Tx) error {
+		for _, raw := range records {
+			id, fields := seedFields(raw)
+			if id == "" {
+				out = append(out, tx.Create(fields))
+			} else {
+				out = append(out, tx.Put(id, fields))
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+func seedFields(raw map[string]any) (string, map[string]string) {
+	id := Stringify(raw["id"])
+	src, flat := raw, true
+	for _, key := range []string{"fields", "properties"} {
+		if m, ok := raw[key].(map[string]any); ok {
+			src, flat = m, false
+			break
+		}
+	}
+	fields := make(map[string]string, len(src))
+	for k, v := range src {
+		if (flat && k == "id") || v == nil {
+			continue
+		}
+		fields[k] = Stringify(v)
+	}
+	return id, fields
+}
+
+// Stringify renders a decoded JSON value as a provider property string.
+func Stringify(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case json.Number:
+		return v.String()
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+// Tx is a locked view of a Store; see Store.Tx.
+type Tx struct{ s *Store }
+
+// Get returns a copy of the record with id.
+func (tx *Tx) Get(id string) (Record, bool) {
+	r, ok := tx.s.byID[id]
+	if !ok {
+		return Record{}, false
+	}
+	return r.clone(), true
+}
+
+// All returns copies of every record, ordered by id.
+func (tx *Tx) All() []Record {
+	all := make([]Record, 0, len(tx.s.byID))
+	for _, r := range tx.s.byID {
+		all = append(all, r.clone())
+	}
+	slices.SortFunc(all, func(a, b Record) int {
+		if a.ID == b.ID {
+			return 0
+		}
+		if lessID(a.ID, b.ID) {
+			return -1
+		}
+		return 1
+	})
+	return all
+}
+
+// Find returns the first record, in id order, that match accepts.
+func (tx *Tx) Find(match func(Record) bool) (Record, bool) {
+	for _, r := range tx.All() {
+		if match(r) {
+			return r, true
+		}
+	}
+	return Record{}, false
+}
+
+// Create stores a new record with the next id.
+func (tx *Tx) Create(fields map[string]string) Record {
+	tx.s.last++
+	for tx.s.byID[strconv.FormatInt(tx.s.last, 10)] != nil {
+		tx.s.last++
+	}
+	return tx.Put(strconv.FormatInt(tx.s.last, 10), fields)
+}
+
+// Put stores fields under id, replacing any record there but keeping its
+// creation time.
+func (tx *Tx) Put(id string, fields map[string]string) Record {
+	now := tx.s.now()
+	r := &Record{ID: id, Fields: dropEmpty(maps.Clone(fields)), CreatedAt: now, UpdatedAt: now}
+	if old, ok := tx.s.byID[id]; ok {
+		r.CreatedAt = old.CreatedAt
+	}
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > tx.s.last {
+		tx.s.last = n
+	}
+	tx.s.byID[id] = r
+	return r.clone()
+}
+
+// Update merges fields into the record with id; an empty value clears a field,
+// as it does at HubSpot.
+func (tx *Tx) Update(id string, fields map[string]string) (Record, bool) {
+	r, ok := tx.s.byID[id]
+	if !ok {
+		return Record{}, false
+	}
+	if r.Fields == nil {
+		r.Fields = map[string]string{}
+	}
+	maps.Copy(r.Fields, fields)
+	r.Fields = dropEmpty(r.Fields)
+	r.UpdatedAt = tx.s.now()
+	return r.clone(), true
+}
+
+func dropEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	maps.DeleteFunc(m, func(_, v string) bool { return v == "" })
+	return m
+}
+
+// lessID orders ids numerically when they are decimal numbers (shorter first,
+// then lexically) and stays a total order for any other strings.
+func lessID(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return strings.Compare(a, b) < 0
+}

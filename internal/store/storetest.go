@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDatabaseEnv names the environment variable that points tests at a
+// PostgreSQL server (make test sets it after starting one).
+const TestDatabaseEnv = "PATCHBAY_TEST_DATABASE_URL"
+
+// OpenTest opens a fresh store for a test: SQLite in a temp folder, or, for
+// dialect Postgres, a new schema on the server named by PATCHBAY_TEST_DATABASE_URL
+// (the test is skipped with instructions when it is unset).
+func OpenTest(t testing.TB, dialect string) *Store {
+	t.Helper()
+	ctx := context.Background()
+	var dsn string
+	switch dialect {
+	case SQLite:
+		dsn = filepath.Join(t.TempDir(), "patchbay.db")
+	case Postgres:
+		base := os.Getenv(TestDatabaseEnv)
+		if base == "" {
+			t.Skipf("PostgreSQL tests need %s; run `make test` (it starts a server) or set it to a postgres:// URL", TestDatabaseEnv)
+		}
+		schema := "t_" + strings.ToLower(strings.TrimPrefix(NewID("s"), "s_"))
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+			t.Fatalf("create schema: %v", err)
+		}
+		t.Cleanup(func() {
+			_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			admin.Close()
+		})
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	default:
+		panic(fmt.Sprintf("unknown dialect %q", dialect))
+	}
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open %s store: %v", dialect, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Path returns the SQLite file path ("" on PostgreSQL).
+func (s *Store) Path() string { return s.path }
