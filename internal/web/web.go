@@ -108,7 +108,7 @@ func (h *Handler) page(name string) http.HandlerFunc {
 		}
 		type card struct {
 			ID, Name, Tier, Auth string
-			Connections        []*store.Connection
+			Connections          []*store.Connection
 		}
 		var cards []card
 		for _, pr := range h.conns.Catalog().All() {

@@ -23,15 +23,19 @@ import (
 
 // HubSpot's documented sizes.
 const (
-	batchSize   = 100    // inputs per batch call
-	listMax     = 100    // records per page of GET /crm/v3/objects
-	searchMax   = 200    // records per page of a search
-	searchLimit = 10_000 // a search pages no further; the connector restarts it from the last record
+	batchSize   = 100 // inputs per batch call
+	listMax     = 100 // records per page of GET /crm/v3/objects
+	searchMax   = 200 // records per page of a search
+	searchDepth = 10_000
 )
 
-// Connector is HubSpot's API client. It holds no state; one value serves
-// every connection.
-type Connector struct{}
+// Connector is HubSpot's API client. It holds no per-connection state; one
+// value serves every connection.
+type Connector struct {
+	// searchDepth is how many results one search can page through; beyond
+	// it the connector restarts the search from the last record.
+	searchDepth int
+}
 
 var (
 	_ connector.Connector = (*Connector)(nil)
@@ -39,7 +43,7 @@ var (
 )
 
 // New returns the HubSpot connector.
-func New() *Connector { return &Connector{} }
+func New() *Connector { return &Connector{searchDepth: searchDepth} }
 
 // Identity reads the metadata of the session's access token: the portal
 // (hub id), its domain, the user who approved the app and the granted scopes.

@@ -201,8 +201,9 @@ func TestListSince(t *testing.T) {
 // search can page through.
 func TestListSinceBeyondSearchLimit(t *testing.T) {
 	t.Parallel()
-	e := newTenv(t, envOptions{fake: fake.Options{RateLimit: 1 << 20, RateWindow: time.Second, SearchRateLimit: 1 << 20}})
-	const n = searchLimit + 150
+	const depth, n = 500, 650 // HubSpot's depth is 10,000; the logic is the same
+	e := newTenv(t, envOptions{fake: fake.Options{SearchRateLimit: 1 << 20, SearchResultLimit: depth}})
+	e.conn.searchDepth = depth
 	recs := make([]map[string]any, 0, n)
 	for i := range n {
 		recs = append(recs, map[string]any{"email": fmt.Sprintf("m%05d@x.com", i)})
@@ -214,7 +215,7 @@ func TestListSinceBeyondSearchLimit(t *testing.T) {
 		e.clock.Advance(time.Millisecond)
 	}
 	seen := map[string]bool{}
-	req := connector.ListRequest{Object: "contacts", Since: t0}
+	req := connector.ListRequest{Object: "contacts", Since: t0, Limit: 100}
 	for range 100 {
 		page, err := e.conn.List(e.ctx, e.sess, req)
 		if err != nil {

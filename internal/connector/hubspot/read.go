@@ -123,7 +123,7 @@ func (c *Connector) listSince(ctx context.Context, s connector.Session, req conn
 		return connector.Page{}, &connector.Error{Class: connector.ClassUnknown, Message: "HubSpot sent a search cursor Patchbay cannot read"}
 	}
 	page.Next = fmt.Sprintf("%d:%d", since, n)
-	if last := page.Records[len(page.Records)-1].UpdatedAt.UnixMilli(); n+limit > searchLimit && last > since {
+	if last := page.Records[len(page.Records)-1].UpdatedAt.UnixMilli(); n+limit > c.searchDepth && last > since {
 		page.Next = fmt.Sprintf("%d:0", last)
 	}
 	return page, nil

@@ -27,6 +27,9 @@ const (
 	DefaultRateWindow = 10 * time.Second
 	// DefaultSearchRateLimit is the CRM search limit per account per second.
 	DefaultSearchRateLimit = 5
+	// DefaultSearchResultLimit is how deep a search pages: no further than
+	// 10,000 results.
+	DefaultSearchResultLimit = 10_000
 )
 
 // Options configure a Fake; the zero value is a working fake.
@@ -46,6 +49,10 @@ type Options struct {
 	RateLimit           int           // default DefaultRateLimit
 	RateWindow          time.Duration // default DefaultRateWindow
 	SearchRateLimit     int           // per second; default DefaultSearchRateLimit
+	// SearchResultLimit is how deep a search may page; default
+	// DefaultSearchResultLimit. Tests lower it to exercise clients' handling
+	// of the cap without seeding ten thousand records.
+	SearchResultLimit int
 }
 
 // Fake is the HubSpot fake; it is an http.Handler.
@@ -69,6 +76,9 @@ func New(o Options) *Fake {
 	}
 	if o.SearchRateLimit <= 0 {
 		o.SearchRateLimit = DefaultSearchRateLimit
+	}
+	if o.SearchResultLimit <= 0 {
+		o.SearchResultLimit = DefaultSearchResultLimit
 	}
 	f := &Fake{o: o, mux: http.NewServeMux(), appID: 1_000_000 + int64(hash("app:"+o.ClientID)%9_000_000)}
 	f.kit = fakekit.New(fakekit.Options{

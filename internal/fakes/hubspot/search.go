@@ -19,7 +19,6 @@ import (
 const (
 	defaultSearchLimit = 10
 	maxSearchLimit     = 200
-	maxSearchResults   = 10_000 // paging stops here; narrow the filters instead
 	maxFilterGroups    = 5
 	maxFiltersPerGroup = 6
 	maxFilters         = 18
@@ -60,7 +59,7 @@ func (f *Fake) search(w http.ResponseWriter, r *http.Request, c fakekit.Call, de
 		err.write(w)
 		return
 	}
-	offset, sortProp, desc, err := checkSearch(def, &req)
+	offset, sortProp, desc, err := checkSearch(def, &req, f.o.SearchResultLimit)
 	if err != nil {
 		err.write(w)
 		return
@@ -151,7 +150,7 @@ func boolInt(b bool) int {
 
 // checkSearch validates a search request against HubSpot's limits and
 // returns the offset and the sort to apply.
-func checkSearch(def *objectDef, req *searchRequest) (offset int, sortProp string, desc bool, err *apiError) {
+func checkSearch(def *objectDef, req *searchRequest, resultLimit int) (offset int, sortProp string, desc bool, err *apiError) {
 	if req.Limit == 0 {
 		req.Limit = defaultSearchLimit
 	}
@@ -165,8 +164,8 @@ func checkSearch(def *objectDef, req *searchRequest) (offset int, sortProp strin
 		}
 		offset = n
 	}
-	if offset >= maxSearchResults {
-		return 0, "", false, invalid(fmt.Sprintf("Search results stop at %d records; narrow the filters, for example by the last modified date.", maxSearchResults), nil)
+	if offset+req.Limit > resultLimit {
+		return 0, "", false, invalid(fmt.Sprintf("Search results stop at %d records; narrow the filters, for example by the last modified date.", resultLimit), nil)
 	}
 	if len(req.FilterGroups) > maxFilterGroups {
 		return 0, "", false, invalid(fmt.Sprintf("At most %d filterGroups are allowed.", maxFilterGroups), nil)
