@@ -389,3 +389,49 @@ func TestAPIRefusesBadInput(t *testing.T) {
 		t.Fatalf("no token: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+func TestSyncAuthFailuresTurnTheConnectionRedOnce(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	id := e.ConnectOAuth("hubspot", "acct-s", nil)
+	running, byUser := seedSyncs(t, e, id)
+	ctx := context.Background()
+	revoked := &connector.Error{Class: connector.ClassRevoked, Status: 400, Code: "invalid_grant"}
+	for _, sync := range []*store.Sync{running, byUser} {
+		if conn, err := e.App.Conns.SyncFailed(ctx, id, sync.ID, revoked); err != nil || !conn {
+			t.Fatalf("SyncFailed: %v %v", conn, err)
+		}
+	}
+	c := e.Connection(id)
+	if c.Status != "error" || c.Reason != "authorization_revoked" {
+		t.Fatalf("connection %s/%s", c.Status, c.Reason)
+	}
+	evs, _ := e.Store().ListEvents(ctx, app.DefaultWorkspace, id, 50)
+	n := 0
+	for _, ev := range evs {
+		if ev.Kind == "connection.status_changed" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d status events for two failing syncs, want 1", n)
+	}
+	got, _ := e.Store().GetSync(ctx, app.DefaultWorkspace, running.ID)
+	if !got.Paused || got.PauseReason != connection.PauseAuthFailed {
+		t.Fatalf("sync not waiting for reconnect: %+v", got)
+	}
+	var r struct {
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	e.MustDo(200, "POST", "/connections/"+id+"/reconnect", nil, &r)
+	if st, body := e.Consent(r.AuthorizeURL, url.Values{"account": {"acct-s"}}); st != http.StatusSeeOther {
+		t.Fatalf("callback %d %s", st, body)
+	}
+	got, _ = e.Store().GetSync(ctx, app.DefaultWorkspace, running.ID)
+	if got.Paused {
+		t.Fatalf("sync still paused after reconnect: %+v", got)
+	}
+	if bad, _ := e.App.Conns.SyncFailed(ctx, id, running.ID, &connector.Error{Class: connector.ClassInvalid}); bad {
+		t.Fatal("a record-level error was blamed on the connection")
+	}
+}

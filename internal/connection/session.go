@@ -284,3 +284,47 @@ func (s *Service) Probe(ctx context.Context, c *store.Connection) (*store.Connec
 	}
 	return c, nil
 }
+
+// SyncFailed is told by the sync engine that a run met err. When err says
+// something about the connection (auth, revoked, outage), the connection takes
+// that status once, and on an auth-class failure the sync waits for a
+// reconnect (paused with PauseAuthFailed; a reconnect resumes it). It reports
+// whether the failure was the connection's rather than the sync's.
+func (s *Service) SyncFailed(ctx context.Context, connID, syncID string, err error) (bool, error) {
+	c, gerr := s.cfg.Store.ConnectionByID(ctx, connID)
+	if gerr != nil {
+		return false, gerr
+	}
+	p, ok := s.cfg.Catalog.Get(c.Provider)
+	if !ok {
+		return false, fmt.Errorf("sync failed: provider %q left the catalog", c.Provider)
+	}
+	status, reason, ok := Classify(err, p.Auth)
+	if !ok || status == StatusConnected {
+		return false, nil
+	}
+	authClass := reason != ReasonServiceUnavailable
+	terr := s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+		cur, err := tx.GetConnection(ctx, connID)
+		if err != nil {
+			return err
+		}
+		if authClass {
+			if err := tx.PauseSync(ctx, syncID, PauseAuthFailed); err != nil {
+				return err
+			}
+		}
+		if cur.Status == status && cur.Reason == reason {
+			return nil // already shown on the connection: once, not once per sync
+		}
+		prev := cur.Status + "/" + cur.Reason
+		cur.Status, cur.Reason, cur.ReasonDetail, cur.LastError = status, reason, detail(reason, err), err.Error()
+		if err := tx.UpdateConnection(ctx, cur); err != nil {
+			return err
+		}
+		return tx.AddEvent(ctx, &store.Event{WorkspaceID: cur.WorkspaceID, ConnectionID: cur.ID, Kind: "connection.status_changed",
+			Message: fmt.Sprintf("%s: %s → %s/%s (seen by sync %s)", p.Name, prev, status, reason, syncID),
+			Data:    map[string]any{"from": prev, "to": status + "/" + reason, "sync_id": syncID}})
+	})
+	return true, terr
+}

@@ -279,3 +279,13 @@ func (s *Store) ListRuns(ctx context.Context, workspaceID, syncID, connectionID 
 	}
 	return out, rows.Err()
 }
+
+// PauseSync pauses one sync with a reason unless it is already paused.
+func (t *Tx) PauseSync(ctx context.Context, syncID, reason string) error {
+	_, err := t.s.exec(ctx, t.tx, `UPDATE syncs SET paused=?, pause_reason=?, updated_at=? WHERE id=? AND NOT paused`,
+		true, reason, time.Now().UTC(), syncID)
+	if err != nil {
+		return fmt.Errorf("pause sync %s: %w", syncID, err)
+	}
+	return nil
+}

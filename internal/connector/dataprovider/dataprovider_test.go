@@ -32,18 +32,19 @@ func newTenv(t *testing.T, o fake.Options, budget *transport.Budget) *tenv {
 	if budget == nil {
 		budget = transport.NewBudget(0, 0)
 	}
-	creds := connector.Credentials{APIKey: f.IssueKey("acct-demo")}
+	e := &tenv{t: t, fake: f, srv: srv, conn: New(), ctx: context.Background()}
 	tr := transport.New(transport.Options{
 		Budget:  budget,
 		Retries: 1,
 		Authorize: func(_ context.Context, req *http.Request) error {
-			req.Header.Set("Authorization", "Bearer "+creds.APIKey)
+			req.Header.Set("Authorization", "Bearer "+e.sess.Creds.APIKey)
 			return nil
 		},
 	})
 	// A trailing slash, as users paste endpoint URLs.
-	return &tenv{t: t, fake: f, srv: srv, conn: New(), ctx: context.Background(),
-		sess: connector.Session{HTTP: tr.Client(), BaseURL: srv.URL + "/", Creds: creds, Config: map[string]string{"endpoint_url": srv.URL}}}
+	e.sess = connector.Session{HTTP: tr.Client(), BaseURL: srv.URL + "/", Creds: connector.Credentials{APIKey: f.IssueKey("acct-demo")},
+		Config: map[string]string{"endpoint_url": srv.URL}}
+	return e
 }
 
 func (e *tenv) control(path string, body any) {
@@ -121,14 +122,22 @@ func TestErrorClasses(t *testing.T) {
 			run:       func(e *tenv) error { _, err := e.conn.Identity(e.ctx, e.sess); return err },
 			wantClass: connector.ClassUnauthorized, wantCode: "invalid_api_key"},
 		{name: "revoked key", setup: func(e *tenv) { e.control("revoke", map[string]string{"account": "acct-demo"}) },
-			run:       func(e *tenv) error { _, _, err := e.conn.Lookup(e.ctx, e.sess, "company_by_domain", map[string]string{"domain": "a.com"}); return err },
+			run: func(e *tenv) error {
+				_, _, err := e.conn.Lookup(e.ctx, e.sess, "company_by_domain", map[string]string{"domain": "a.com"})
+				return err
+			},
 			wantClass: connector.ClassUnauthorized, wantCode: "invalid_api_key"},
 		{name: "outage", setup: func(e *tenv) { e.control("outage", map[string]bool{"on": true}) },
 			run:       func(e *tenv) error { _, err := e.conn.Identity(e.ctx, e.sess); return err },
 			wantClass: connector.ClassUnavailable, wantCode: "unavailable"},
 		{name: "out of credits", opts: fake.Options{Credits: 1},
-			setup: func(e *tenv) { _, _, _ = e.conn.Lookup(e.ctx, e.sess, "company_by_domain", map[string]string{"domain": "a.com"}) },
-			run:   func(e *tenv) error { _, _, err := e.conn.Lookup(e.ctx, e.sess, "company_by_domain", map[string]string{"domain": "b.com"}); return err },
+			setup: func(e *tenv) {
+				_, _, _ = e.conn.Lookup(e.ctx, e.sess, "company_by_domain", map[string]string{"domain": "a.com"})
+			},
+			run: func(e *tenv) error {
+				_, _, err := e.conn.Lookup(e.ctx, e.sess, "company_by_domain", map[string]string{"domain": "b.com"})
+				return err
+			},
 			wantClass: connector.ClassForbidden, wantCode: "insufficient_credits"},
 		{name: "wrong endpoint", setup: func(e *tenv) { e.sess.BaseURL = e.srv.URL + "/nothing-here" },
 			run:       func(e *tenv) error { _, err := e.conn.Identity(e.ctx, e.sess); return err },

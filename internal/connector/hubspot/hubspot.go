@@ -83,16 +83,16 @@ func (c *Connector) Revoke(ctx context.Context, s connector.Session) error {
 type call struct {
 	method, path string
 	in, out      any
-	idempotent   bool        // safe to retry after a 5xx (searches, updates, upserts)
+	idempotent   bool       // safe to retry after a 5xx (searches, updates, upserts)
 	errBody      *errorBody // when set, receives HubSpot's error body
 }
 
 // errorBody is HubSpot's error JSON, plus the RFC 6749 fields of the OAuth
 // endpoints. Every field is optional: HubSpot's shapes vary by API.
 type errorBody struct {
-	Status   string `json:"status"`
-	Message  string `json:"message"`
-	Category string `json:"category"`
+	Status   string         `json:"status"`
+	Message  string         `json:"message"`
+	Category string         `json:"category"`
 	Context  map[string]any `json:"context"`
 	Errors   []struct {
 		Message string         `json:"message"`

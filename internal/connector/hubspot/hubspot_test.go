@@ -365,13 +365,19 @@ func TestErrorClasses(t *testing.T) {
 		wantScope string
 	}{
 		{name: "401 after revoke", setup: func(e *tenv) { e.control("revoke", map[string]string{"account": "acct-demo"}) },
-			run:       func(e *tenv) error { _, err := e.conn.List(e.ctx, e.sess, connector.ListRequest{Object: "contacts"}); return err },
+			run: func(e *tenv) error {
+				_, err := e.conn.List(e.ctx, e.sess, connector.ListRequest{Object: "contacts"})
+				return err
+			},
 			wantClass: connector.ClassUnauthorized, wantCode: "INVALID_AUTHENTICATION"},
 		{name: "401 identity after expire", setup: func(e *tenv) { e.control("expire", map[string]string{"account": "acct-demo"}) },
 			run:       func(e *tenv) error { _, err := e.conn.Identity(e.ctx, e.sess); return err },
 			wantClass: connector.ClassUnauthorized, wantCode: "EXPIRED_AUTHENTICATION"},
 		{name: "403 missing read scope", scopes: []string{"crm.objects.contacts.read"},
-			run:       func(e *tenv) error { _, err := e.conn.List(e.ctx, e.sess, connector.ListRequest{Object: "companies"}); return err },
+			run: func(e *tenv) error {
+				_, err := e.conn.List(e.ctx, e.sess, connector.ListRequest{Object: "companies"})
+				return err
+			},
 			wantClass: connector.ClassForbidden, wantCode: "MISSING_SCOPES", wantScope: "crm.objects.companies.read"},
 		{name: "403 missing write scope", scopes: []string{"crm.objects.contacts.read"},
 			run: func(e *tenv) error {
@@ -389,10 +395,16 @@ func TestErrorClasses(t *testing.T) {
 			},
 			wantClass: connector.ClassNotFound, wantCode: "OBJECT_NOT_FOUND"},
 		{name: "400 unknown object",
-			run:       func(e *tenv) error { _, err := e.conn.List(e.ctx, e.sess, connector.ListRequest{Object: "widgets"}); return err },
+			run: func(e *tenv) error {
+				_, err := e.conn.List(e.ctx, e.sess, connector.ListRequest{Object: "widgets"})
+				return err
+			},
 			wantClass: connector.ClassInvalid, wantCode: "VALIDATION_ERROR"},
 		{name: "503 outage", setup: func(e *tenv) { e.control("outage", map[string]bool{"on": true}) },
-			run:       func(e *tenv) error { _, err := e.conn.List(e.ctx, e.sess, connector.ListRequest{Object: "contacts"}); return err },
+			run: func(e *tenv) error {
+				_, err := e.conn.List(e.ctx, e.sess, connector.ListRequest{Object: "contacts"})
+				return err
+			},
 			wantClass: connector.ClassUnavailable, wantCode: "SERVICE_UNAVAILABLE"},
 		{name: "unreachable", setup: func(e *tenv) { e.sess.BaseURL = "http://127.0.0.1:1" },
 			run:       func(e *tenv) error { _, err := e.conn.Identity(e.ctx, e.sess); return err },

@@ -63,7 +63,9 @@ func normalizeDomain(s string) string {
 
 // notFound reports inputs under the reserved .invalid top-level domain,
 // which the fake never knows (RFC 2606).
-func notFound(domain string) bool { return domain == "invalid" || strings.HasSuffix(domain, ".invalid") }
+func notFound(domain string) bool {
+	return domain == "invalid" || strings.HasSuffix(domain, ".invalid")
+}
 
 // companyName derives a display name from a domain: acme-tools.com -> "Acme Tools".
 func companyName(domain string) string {

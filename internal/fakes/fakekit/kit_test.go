@@ -105,7 +105,6 @@ func TestGuard(t *testing.T) {
 
 func bearerOf(tok string) string { return "Bearer " + tok }
 
-
 func TestGuardRateLimit(t *testing.T) {
 	t.Parallel()
 	clock := NewClock(t0)

@@ -289,7 +289,7 @@ func TestErrors(t *testing.T) {
 		{name: "too many batch inputs", method: "POST", path: "/crm/v3/objects/contacts/batch/create",
 			body: map[string]any{"inputs": make([]map[string]any, 101)}, wantStatus: 400, wantCategory: "VALIDATION_ERROR"},
 		{name: "unknown property", method: "POST", path: "/crm/v3/objects/contacts/batch/create",
-			body: map[string]any{"inputs": []any{map[string]any{"properties": map[string]any{"email": "a@x.com", "shoe_size": "9"}}}},
+			body:       map[string]any{"inputs": []any{map[string]any{"properties": map[string]any{"email": "a@x.com", "shoe_size": "9"}}}},
 			wantStatus: 400, wantCategory: "VALIDATION_ERROR", check: func(t *testing.T, body map[string]any, _ http.Header) {
 				if body["errors"].([]any)[0].(map[string]any)["code"] != "PROPERTY_DOESNT_EXIST" {
 					t.Errorf("body = %v", body)
@@ -307,7 +307,7 @@ func TestErrors(t *testing.T) {
 				}
 			}},
 		{name: "upsert by non-unique property", method: "POST", path: "/crm/v3/objects/companies/batch/upsert",
-			body: map[string]any{"inputs": []any{map[string]any{"id": "acme.com", "idProperty": "domain", "properties": map[string]any{"name": "Acme"}}}},
+			body:       map[string]any{"inputs": []any{map[string]any{"id": "acme.com", "idProperty": "domain", "properties": map[string]any{"name": "Acme"}}}},
 			wantStatus: 400, wantCategory: "VALIDATION_ERROR"},
 	}
 	for _, c := range cases {
@@ -339,7 +339,7 @@ func TestSearch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{})
 	seed := []map[string]any{
-		{"email": "ann@acme.com", "firstname": "Ann", "segment": "Enterprise", "lifecyclestage": "lead"},     // 101
+		{"email": "ann@acme.com", "firstname": "Ann", "segment": "Enterprise", "lifecyclestage": "lead"},    // 101
 		{"email": "bob@beta.io", "firstname": "Bob", "segment": "SMB"},                                      // 102
 		{"email": "cy@acme.com", "firstname": "Cy", "segment": "Enterprise", "jobtitle": "Head of Sales"},   // 103
 		{"email": "dee@gamma.org", "firstname": "Dee"},                                                      // 104
