@@ -290,7 +290,7 @@ func (s *Service) Probe(ctx context.Context, c *store.Connection) (*store.Connec
 // that status once, and on an auth-class failure the sync waits for a
 // reconnect (paused with PauseAuthFailed; a reconnect resumes it). It reports
 // whether the failure was the connection's rather than the sync's.
-func (s *Service) SyncFailed(ctx context.Context, connID, syncID string, err error) (bool, error) {
+func (s *Service) SyncFailed(ctx context.Context, connID, syncID string, failure error) (bool, error) {
 	c, gerr := s.cfg.Store.ConnectionByID(ctx, connID)
 	if gerr != nil {
 		return false, gerr
@@ -299,7 +299,7 @@ func (s *Service) SyncFailed(ctx context.Context, connID, syncID string, err err
 	if !ok {
 		return false, fmt.Errorf("sync failed: provider %q left the catalog", c.Provider)
 	}
-	status, reason, ok := Classify(err, p.Auth)
+	status, reason, ok := Classify(failure, p.Auth)
 	if !ok || status == StatusConnected {
 		return false, nil
 	}
@@ -318,7 +318,7 @@ func (s *Service) SyncFailed(ctx context.Context, connID, syncID string, err err
 			return nil // already shown on the connection: once, not once per sync
 		}
 		prev := cur.Status + "/" + cur.Reason
-		cur.Status, cur.Reason, cur.ReasonDetail, cur.LastError = status, reason, detail(reason, err), err.Error()
+		cur.Status, cur.Reason, cur.ReasonDetail, cur.LastError = status, reason, detail(reason, failure), failure.Error()
 		if err := tx.UpdateConnection(ctx, cur); err != nil {
 			return err
 		}

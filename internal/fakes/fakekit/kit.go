@@ -202,8 +202,8 @@ func (c Call) HasScope(scopes ...string) bool {
 // window (429 with Retry-After). It writes the refusal itself and returns
 // false when the handler must stop.
 func (k *Kit) Guard(w http.ResponseWriter, r *http.Request) (Call, bool) {
-	now := k.now()
 	k.mu.Lock()
+	now := k.now() // read under the lock so that window logs stay in time order
 	k.stats.Calls++
 	if k.outage {
 		k.stats.Unavailable++
