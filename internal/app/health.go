@@ -72,4 +72,3 @@ func (a *App) Monitor() *health.Monitor { return a.bg.monitor }
 
 // Notifier is the notifier (tests send digests with it).
 func (a *App) Notifier() *notify.Notifier { return a.bg.notifier }
-

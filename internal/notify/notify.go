@@ -428,8 +428,8 @@ func (n *Notifier) failed(ctx context.Context, m *Message, r *store.Notification
 
 // RouteRequest is what a user gives to create a route.
 type RouteRequest struct {
-	ConnectionID string   // "" for every connection of the workspace
-	Email        string   // one of Email and WebhookURL
+	ConnectionID string // "" for every connection of the workspace
+	Email        string // one of Email and WebhookURL
 	WebhookURL   string
 	Events       []string // empty for every kind
 }
