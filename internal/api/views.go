@@ -139,7 +139,10 @@ type syncView struct {
 	Schedule     string          `json:"schedule"`
 	Paused       bool            `json:"paused"`
 	PauseReason  string          `json:"pause_reason"`
-	MaxRecords   int             `json:"max_records"`
+	// WaitingForReconnect: the sync stopped on the connection's credentials
+	// and resumes by itself after a successful reconnect.
+	WaitingForReconnect bool `json:"waiting_for_reconnect"`
+	MaxRecords          int  `json:"max_records"`
 }
 
 func viewSync(y *store.Sync) syncView {
@@ -148,7 +151,8 @@ func viewSync(y *store.Sync) syncView {
 		m = []store.Mapping{}
 	}
 	return syncView{ID: y.ID, Direction: y.Direction, ConnectionID: y.ConnectionID, TableID: y.TableID, Object: y.Object, Filter: y.Filter,
-		Mapping: m, MatchKey: y.MatchKey, Mode: y.Mode, Schedule: y.Schedule, Paused: y.Paused, PauseReason: y.PauseReason, MaxRecords: y.MaxRecords}
+		Mapping: m, MatchKey: y.MatchKey, Mode: y.Mode, Schedule: y.Schedule, Paused: y.Paused, PauseReason: y.PauseReason, MaxRecords: y.MaxRecords,
+		WaitingForReconnect: y.Paused && y.PauseReason == connection.PauseAuthFailed}
 }
 
 type runView struct {
