@@ -342,6 +342,15 @@ func (s *Service) ProbeAhead(ctx context.Context, c *store.Connection, refreshWi
 	if perr == nil {
 		acct, perr = conn.Identity(ctx, s.session(p, c, creds, sessionProbe))
 	}
+	if connector.ClassOf(perr) == connector.ClassUnauthorized {
+		// Identity calls may carry the token in the URL or body (HubSpot's
+		// token metadata), where the transport's refresh-and-retry cannot
+		// replace it: ask once more with the token the refresh stored.
+		if fresh, err := s.loadCreds(ctx, c.ID); err == nil && fresh.AccessToken != creds.AccessToken {
+			creds = fresh
+			acct, perr = conn.Identity(ctx, s.session(p, c, creds, sessionProbe))
+		}
+	}
 	if perr != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("probe %s: %w", c.ID, ctx.Err()) // shutting down: say nothing about the provider
 	}

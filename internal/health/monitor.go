@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -74,11 +73,12 @@ func (c *Config) defaults() error {
 type Monitor struct {
 	cfg Config
 
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	done    chan struct{}
-	last    Sweep
-	running atomic.Bool
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	last   Sweep
+	// sweeping serializes sweeps: one asked for while another runs waits.
+	sweeping sync.Mutex
 }
 
 // New returns a Monitor; it does nothing until Start.
@@ -143,17 +143,12 @@ type Sweep struct {
 	Green    int           `json:"green"`
 }
 
-// ErrSweepRunning is returned when a sweep is asked for while one runs.
-var ErrSweepRunning = errors.New("health: a sweep is already running")
-
 // Sweep probes every connection once, at most Concurrency at a time, and
-// returns the tally. Connections that are not connected or disconnected are
+// returns the tally; it waits for a sweep already running. Connections that are not connected or disconnected are
 // skipped by the probe itself. Tests and benchmarks call it directly.
 func (m *Monitor) Sweep(ctx context.Context) (Sweep, error) {
-	if !m.running.CompareAndSwap(false, true) {
-		return Sweep{}, ErrSweepRunning
-	}
-	defer m.running.Store(false)
+	m.sweeping.Lock()
+	defer m.sweeping.Unlock()
 	res := Sweep{Started: time.Now()}
 	conns, err := m.cfg.Store.AllConnections(ctx)
 	if err != nil {
