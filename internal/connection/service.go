@@ -76,7 +76,12 @@ type Service struct {
 // New returns a Service.
 func New(cfg Config) *Service {
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 30 * time.Second}
+		// Keep enough idle connections per provider host for a health sweep's
+		// concurrent probes; the default two per host would reopen a TCP (and
+		// TLS) connection for nearly every call.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		cfg.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
