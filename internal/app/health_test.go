@@ -399,3 +399,43 @@ func lastError(t *testing.T, e *apptest.Env, id string) string {
 	}
 	return c.LastError
 }
+
+// A sync that failed N times in a row alerts once; a good run closes it.
+func TestSyncFailingInARowAlertsOnce(t *testing.T) {
+	t.Parallel()
+	mail := notifytest.Start(t, notifytest.Options{User: "patchbay", Password: "smtp-pw"})
+	env := smtpEnv(mail)
+	env["PATCHBAY_NOTIFY_SYNC_FAILURES"] = "2"
+	e := apptest.Start(t, apptest.Options{Env: env})
+	ctx := context.Background()
+	id := e.ConnectOAuth("hubspot", "acct-n", nil)
+	e.MustDo(201, "POST", "/notification-routes", map[string]any{"connection_id": id, "email": "ops@example.com", "events": []string{notify.KindSyncFailing, notify.KindRecovered}}, nil)
+	y, _ := seedSyncs(t, e, id)
+	run := func(status string, at time.Time) {
+		t.Helper()
+		r := &store.Run{SyncID: y.ID, WorkspaceID: app.DefaultWorkspace, Trigger: "schedule", Status: status, StartedAt: at, FinishedAt: at}
+		if status == "failed" {
+			r.ErrorClass, r.Error = "invalid", "property segment does not exist"
+		}
+		if err := e.Store().SaveRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now().Add(time.Minute)
+	run("failed", start)
+	sweep(t, e)
+	run("failed", start.Add(time.Minute))
+	sweep(t, e)
+	sweep(t, e)
+	if m := mail.Next(t); !strings.Contains(m.Data, "failed 2 times in a row") || !strings.Contains(m.Data, "segment does not exist") {
+		t.Fatalf("alert:\n%s", m.Data)
+	}
+	run("succeeded", start.Add(2*time.Minute))
+	sweep(t, e)
+	if m := mail.Next(t); !strings.Contains(m.Data, "works again") {
+		t.Fatalf("recovery:\n%s", m.Data)
+	}
+	if n := countEvents(t, e, id, "notification."+notify.KindSyncFailing); n != 1 {
+		t.Fatalf("%d sync-failing notifications, want 1", n)
+	}
+}

@@ -175,17 +175,22 @@ func (n *Notifier) work(ctx context.Context) {
 	}
 }
 
+// digestLoop sends the monthly digest on the first day of each month (the
+// first hourly check that day; the episode keeps it to one per month across
+// restarts and workers). A process that is down all that day skips a month.
 func (n *Notifier) digestLoop(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if err := n.SendDigests(ctx, n.cfg.Now()); err != nil && ctx.Err() == nil {
-			n.cfg.Logger.Error("monthly digest", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if now := n.cfg.Now(); now.UTC().Day() == 1 {
+			if err := n.SendDigests(ctx, now); err != nil && ctx.Err() == nil {
+				n.cfg.Logger.Error("monthly digest", "err", err)
+			}
 		}
 	}
 }

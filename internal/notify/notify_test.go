@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -37,6 +38,7 @@ func setup(t *testing.T, cfg Config) (*Notifier, *store.Store) {
 		t.Fatal(err)
 	}
 	cfg.Store, cfg.Vault, cfg.Catalog = st, v, cat
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
