@@ -138,7 +138,7 @@ func BenchmarkSweep10k(b *testing.B) {
 	const n = 10_000
 	bd := setup(b)
 	bd.connect(b, n)
-	m, err := health.New(health.Config{Store: bd.st, Conns: bd.conns})
+	m, err := health.New(health.Config{Store: bd.st, Conns: bd.conns, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
