@@ -10,6 +10,7 @@ import (
 
 	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
+	"patchbay/internal/notify"
 	"patchbay/internal/store"
 )
 
@@ -19,6 +20,7 @@ type Handler struct {
 	conns *connection.Service
 	log   *slog.Logger
 	now   func() time.Time
+	notes *notify.Notifier // notification routes and digests (notifications.go)
 }
 
 // New returns the API handler.
@@ -44,6 +46,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	api("POST /api/v1/connections/{id}/test", h.test)
 	api("POST /api/v1/connections/{id}/disconnect", h.disconnect)
 	api("GET /api/v1/events", h.events)
+	h.registerNotifications(api)
 	mux.Handle("/api/", h.authenticated(func(w http.ResponseWriter, r *http.Request, _ *Principal) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such API route: " + r.Method + " " + r.URL.Path})
 	}))

@@ -14,7 +14,7 @@ import (
 )
 
 // NotUsedAfter is how long without activity makes an integration "not used recently".
-const NotUsedAfter = 30 * 24 * time.Hour
+const NotUsedAfter = connection.NotUsedAfter
 
 type providerView struct {
 	ID           string                `json:"id"`
@@ -122,11 +122,7 @@ func (h *Handler) viewConnection(c *store.Connection, p *catalog.Provider) *conn
 			v.Objects = append(v.Objects, o.Name)
 		}
 	}
-	last := c.LastActivityAt
-	if last.IsZero() {
-		last = c.ConnectedAt
-	}
-	v.NotUsedRecently = c.Status != connection.StatusNotConnected && !last.IsZero() && h.now().Sub(last) > NotUsedAfter
+	v.NotUsedRecently = connection.NotUsedRecently(c, h.now())
 	return v
 }
 
@@ -143,7 +139,10 @@ type syncView struct {
 	Schedule     string          `json:"schedule"`
 	Paused       bool            `json:"paused"`
 	PauseReason  string          `json:"pause_reason"`
-	MaxRecords   int             `json:"max_records"`
+	// WaitingForReconnect: the sync stopped on the connection's credentials
+	// and resumes by itself after a successful reconnect.
+	WaitingForReconnect bool `json:"waiting_for_reconnect"`
+	MaxRecords          int  `json:"max_records"`
 }
 
 func viewSync(y *store.Sync) syncView {
@@ -152,7 +151,8 @@ func viewSync(y *store.Sync) syncView {
 		m = []store.Mapping{}
 	}
 	return syncView{ID: y.ID, Direction: y.Direction, ConnectionID: y.ConnectionID, TableID: y.TableID, Object: y.Object, Filter: y.Filter,
-		Mapping: m, MatchKey: y.MatchKey, Mode: y.Mode, Schedule: y.Schedule, Paused: y.Paused, PauseReason: y.PauseReason, MaxRecords: y.MaxRecords}
+		Mapping: m, MatchKey: y.MatchKey, Mode: y.Mode, Schedule: y.Schedule, Paused: y.Paused, PauseReason: y.PauseReason, MaxRecords: y.MaxRecords,
+		WaitingForReconnect: y.Paused && y.PauseReason == connection.PauseAuthFailed}
 }
 
 type runView struct {
@@ -206,20 +206,9 @@ func (h *Handler) detail(ctx context.Context, c *store.Connection) *connectionDe
 	}
 	for _, y := range syncs {
 		d.Syncs = append(d.Syncs, viewSync(y))
-		if p == nil {
-			continue
-		}
-		if o, ok := p.Object(y.Object); ok {
-			need := o.ReadScope
-			if y.Direction == "outbound" {
-				need = o.WriteScope
-			}
-			if need != "" && !slices.Contains(d.ScopesRequired, need) {
-				d.ScopesRequired = append(d.ScopesRequired, need)
-			}
-		}
 	}
 	if p != nil {
+		d.ScopesRequired = append(d.ScopesRequired, connection.SyncScopes(p, syncs)...)
 		for _, s := range p.Scopes {
 			sv := scopeView{Scope: s, Granted: slices.Contains(c.ScopesGranted, s.Name), Used: slices.Contains(d.ScopesRequired, s.Name) || s.Required}
 			d.Scopes = append(d.Scopes, sv)

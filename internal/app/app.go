@@ -64,6 +64,7 @@ type App struct {
 	handler http.Handler
 	metrics *prometheus.Registry
 	wg      sync.WaitGroup
+	bg      *background // health monitor and notifications (health.go)
 }
 
 // New builds an App. It opens (and migrates) the store and loads the master key.
@@ -115,15 +116,24 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	providerCalls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patchbay_provider_requests_total",
 		Help: "Requests sent to providers, by provider and HTTP status class."}, []string{"provider", "status"})
 	metrics.MustRegister(providerCalls)
+	bg, err := newBackground(cfg, st, v, cat, o, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	conns := connection.New(connection.Config{
 		Store: st, Vault: v, Catalog: cat, Connectors: reg, Clients: clients,
-		RedirectURL: o.BaseURL + "/oauth/callback", Logger: log,
+		RedirectURL: o.BaseURL + "/oauth/callback", Logger: log, OnChange: bg.changed,
 		OnProviderCall: func(provider string, status int) {
 			providerCalls.WithLabelValues(provider, fmt.Sprintf("%dxx", status/100)).Inc()
 		},
 	})
-	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics}
+	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics, bg: bg}
 	a.API = api.New(st, conns, log)
+	if err := bg.attach(a); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := a.bootstrap(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -199,6 +209,11 @@ func (a *App) Handler() http.Handler { return a.handler }
 // requests, lets running ones finish (up to 15 s) and stops background work.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	stopBackground, err := a.bg.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopBackground()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -209,7 +224,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.Log.Info("shutting down")
 	shut, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	err := srv.Shutdown(shut)
+	err = srv.Shutdown(shut)
 	a.wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -163,8 +163,10 @@ func TestDeadRefreshBacksOff(t *testing.T) {
 	if n := fake.Stats().Calls - calls; n != 0 {
 		t.Fatalf("the breaker let %d calls through", n)
 	}
+	// The provider refused a token that was still within its lifetime, then
+	// its refresh token: the grant was revoked there (see connection.Classify).
 	c := e.Connection(id)
-	if c.Status != "expired" || c.Reason != "token_expired" || c.Health != "red" {
+	if c.Status != "error" || c.Reason != "authorization_revoked" || c.Health != "red" {
 		t.Fatalf("after failed refresh: %s/%s/%s", c.Status, c.Reason, c.Health)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,6 +26,25 @@ type Config struct {
 	LogLevel       string        // debug, info, warn, error
 	ProbeInterval  time.Duration // health probe interval
 	Clients        map[string]Client
+	Health         Health
+	SMTP           SMTP
+}
+
+// Health tunes the health monitor and notifications.
+type Health struct {
+	ProbeConcurrency int  // probes in flight during a sweep
+	SyncFailures     int  // N of "a sync failed N times in a row"
+	AllowPrivate     bool // webhooks may call loopback and private networks
+}
+
+// SMTP is the mail server notifications go through; Password is secret.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	From     string
+	StartTLS string // auto, always, never
 }
 
 // Client is an OAuth client registration; Secret is secret.
@@ -44,7 +64,7 @@ type option struct {
 // environment. lookup is os.LookupEnv in production.
 func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), providers []string) (*Config, error) {
 	c := &Config{Clients: map[string]Client{}}
-	var probe string
+	var probe, concurrency, syncFailures, allowPrivate, smtpPort string
 	opts := []option{
 		{"addr", "PATCHBAY_ADDR", "listen address", false, &c.Addr},
 		{"data", "PATCHBAY_DATA", "data folder (SQLite file, generated master key)", false, &c.DataDir},
@@ -52,8 +72,17 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		{"public-url", "PATCHBAY_PUBLIC_URL", "URL browsers use to reach Patchbay (OAuth redirect base)", false, &c.PublicURL},
 		{"log-level", "PATCHBAY_LOG_LEVEL", "debug, info, warn or error", false, &c.LogLevel},
 		{"probe-interval", "PATCHBAY_PROBE_INTERVAL", "how often each connection is probed", false, &probe},
+		{"probe-concurrency", "PATCHBAY_PROBE_CONCURRENCY", "probes in flight during a health sweep", false, &concurrency},
+		{"sync-failures", "PATCHBAY_NOTIFY_SYNC_FAILURES", "notify when a sync failed this many times in a row", false, &syncFailures},
+		{"notify-allow-private", "PATCHBAY_NOTIFY_ALLOW_PRIVATE", "let webhooks call loopback and private networks (true/false)", false, &allowPrivate},
+		{"smtp-host", "PATCHBAY_SMTP_HOST", "mail server for notifications; empty turns e-mail off", false, &c.SMTP.Host},
+		{"smtp-port", "PATCHBAY_SMTP_PORT", "mail server port", false, &smtpPort},
+		{"smtp-username", "PATCHBAY_SMTP_USERNAME", "mail server user (empty: no AUTH)", false, &c.SMTP.Username},
+		{"smtp-from", "PATCHBAY_SMTP_FROM", "sender address of notifications", false, &c.SMTP.From},
+		{"smtp-starttls", "PATCHBAY_SMTP_STARTTLS", "auto, always or never", false, &c.SMTP.StartTLS},
 	}
-	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m"}
+	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m",
+		"probe-concurrency": "32", "sync-failures": "3", "notify-allow-private": "false", "smtp-port": "587", "smtp-starttls": "auto"}
 	for _, o := range opts {
 		def := defaults[o.name]
 		if v, ok := lookup(o.env); ok {
@@ -67,7 +96,7 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 	secrets := []struct {
 		env    string
 		target *string
-	}{{"PATCHBAY_MASTER_KEY", &c.MasterKey}, {"PATCHBAY_BOOTSTRAP_TOKEN", &c.BootstrapToken}}
+	}{{"PATCHBAY_MASTER_KEY", &c.MasterKey}, {"PATCHBAY_BOOTSTRAP_TOKEN", &c.BootstrapToken}, {"PATCHBAY_SMTP_PASSWORD", &c.SMTP.Password}}
 	for _, s := range secrets {
 		v, err := fromEnvOrFile(lookup, s.env)
 		if err != nil {
@@ -94,6 +123,26 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		return nil, fmt.Errorf("probe-interval %q: want a duration of at least 1s, like 5m", probe)
 	}
 	c.ProbeInterval = d
+	var errs []error
+	for _, n := range []struct {
+		name, v string
+		min     int
+		dst     *int
+	}{{"probe-concurrency", concurrency, 1, &c.Health.ProbeConcurrency}, {"sync-failures", syncFailures, 1, &c.Health.SyncFailures},
+		{"smtp-port", smtpPort, 1, &c.SMTP.Port}} {
+		v, err := strconv.Atoi(strings.TrimSpace(n.v))
+		if err != nil || v < n.min {
+			errs = append(errs, fmt.Errorf("%s %q: want a whole number of at least %d", n.name, n.v, n.min))
+			continue
+		}
+		*n.dst = v
+	}
+	if c.Health.AllowPrivate, err = strconv.ParseBool(allowPrivate); err != nil {
+		errs = append(errs, fmt.Errorf("notify-allow-private %q: want true or false", allowPrivate))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	return c, c.validate()
 }
 
@@ -124,6 +173,9 @@ func (c *Config) validate() error {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("public-url %q: want an absolute http(s) URL", c.PublicURL))
 		}
+	}
+	if c.SMTP.Host != "" && c.SMTP.From == "" {
+		errs = append(errs, errors.New("smtp-from: set PATCHBAY_SMTP_FROM (e.g. patchbay@example.com) to send e-mail"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -156,6 +208,7 @@ func (c *Config) String() string {
 	for p, cl := range c.Clients {
 		clients = append(clients, p+"="+cl.ID+":"+red(cl.Secret))
 	}
-	return fmt.Sprintf("addr=%s data=%s database=%s public_url=%s master_key=%s bootstrap_token=%s clients=%v",
-		c.Addr, c.DataDir, red(c.Database), c.PublicURL, red(c.MasterKey), red(c.BootstrapToken), clients)
+	return fmt.Sprintf("addr=%s data=%s database=%s public_url=%s master_key=%s bootstrap_token=%s clients=%v probe_interval=%s smtp=%s:%d user=%s password=%s from=%s starttls=%s",
+		c.Addr, c.DataDir, red(c.Database), c.PublicURL, red(c.MasterKey), red(c.BootstrapToken), clients, c.ProbeInterval,
+		c.SMTP.Host, c.SMTP.Port, c.SMTP.Username, red(c.SMTP.Password), c.SMTP.From, c.SMTP.StartTLS)
 }

@@ -57,6 +57,13 @@ type Config struct {
 	// AfterReconnect is told which syncs a successful reconnect resumed (the
 	// sync engine queues a catch-up run for each).
 	AfterReconnect func(ctx context.Context, c *store.Connection, resumed []string)
+	// OnChange is told, after the change is stored, that a connection's
+	// status or reason changed (notifications). It must not block for long.
+	OnChange func(ctx context.Context, c *store.Connection)
+	// SyncFailureWindow: when syncs of one connection fail with auth-class
+	// errors within it (two or more syncs, or every sync when there is one),
+	// the connection turns red. Default 15 min.
+	SyncFailureWindow time.Duration
 }
 
 // Service runs connection lifecycles.
@@ -69,7 +76,12 @@ type Service struct {
 // New returns a Service.
 func New(cfg Config) *Service {
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 30 * time.Second}
+		// Keep enough idle connections per provider host for a health sweep's
+		// concurrent probes; the default two per host would reopen a TCP (and
+		// TLS) connection for nearly every call.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		cfg.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -82,6 +94,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.StateTTL == 0 {
 		cfg.StateTTL = 10 * time.Minute
+	}
+	if cfg.SyncFailureWindow == 0 {
+		cfg.SyncFailureWindow = 15 * time.Minute
 	}
 	return &Service{cfg: cfg, budgets: transport.NewBudgets()}
 }
@@ -337,10 +352,11 @@ func (s *Service) Callback(ctx context.Context, state, code, providerErr string)
 		cur.ScopesRequested, cur.ScopesGranted = st.Scopes, granted
 		s.markConnected(cur, acct, s.cfg.Now().UTC())
 		cur.ExpiresAt = creds.Expiry
-		if granted := cur.ScopesGranted; len(missing(cur.ScopesRequested, granted)) > 0 {
-			cur.Reason = ReasonLimitedPermissions
-			cur.ReasonDetail = "not granted: " + strings.Join(missing(cur.ScopesRequested, granted), ", ")
+		syncs, err := tx.ListSyncs(ctx, cur.ID)
+		if err != nil {
+			return err
 		}
+		cur.Reason, cur.ReasonDetail = Caution(cur, p, syncs, grantOf(creds, cur), s.cfg.Now())
 		if err := tx.UpdateConnection(ctx, cur); err != nil {
 			return err
 		}
@@ -363,6 +379,7 @@ func (s *Service) Callback(ctx context.Context, state, code, providerErr string)
 	if err != nil {
 		return nil, fmt.Errorf("callback: save connection: %w", err)
 	}
+	s.changed(ctx, c)
 	if len(resumed) > 0 && s.cfg.AfterReconnect != nil {
 		s.cfg.AfterReconnect(ctx, c, resumed)
 	}
@@ -449,6 +466,7 @@ func (s *Service) Reconnect(ctx context.Context, ws *store.Workspace, id string,
 		if err != nil {
 			return nil, "", fmt.Errorf("reconnect %s: %w", c.ID, err)
 		}
+		s.changed(ctx, c)
 		if len(resumed) > 0 && s.cfg.AfterReconnect != nil {
 			s.cfg.AfterReconnect(ctx, c, resumed)
 		}
@@ -495,6 +513,7 @@ func (s *Service) Disconnect(ctx context.Context, ws *store.Workspace, id, actor
 	if err := s.cfg.Store.Checkpoint(ctx); err != nil {
 		s.cfg.Logger.Warn("checkpoint after disconnect", "connection", id, "err", err)
 	}
+	s.changed(ctx, c)
 	return c, nil
 }
 
@@ -510,7 +529,7 @@ func (s *Service) revokeCreds(ctx context.Context, p *catalog.Provider, c *store
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if err := rv.Revoke(ctx, s.session(p, c, creds, false)); err != nil {
+	if err := rv.Revoke(ctx, s.session(p, c, creds, sessionFixed)); err != nil {
 		s.cfg.Logger.Warn("revoke at provider failed", "connection", c.ID, "provider", p.ID, "err", err)
 		return "revocation at the provider failed: " + err.Error()
 	}
@@ -566,6 +585,14 @@ func credsFromToken(tok *oauth2.Token, prev connector.Credentials) connector.Cre
 	c := connector.Credentials{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry.UTC(), Extra: prev.Extra}
 	if c.RefreshToken == "" {
 		c.RefreshToken = prev.RefreshToken // providers that do not rotate send none back
+	}
+	// A grant that ends (refresh_token_expires_in, as some providers send)
+	// cannot be renewed past that day; keep it for the expiring_soon caution.
+	if secs, ok := number(tok.Extra("refresh_token_expires_in")); ok && secs > 0 {
+		if c.Extra == nil {
+			c.Extra = map[string]string{}
+		}
+		c.Extra[grantExpiryKey] = time.Now().Add(time.Duration(secs) * time.Second).UTC().Format(time.RFC3339)
 	}
 	for _, k := range []string{"instance_url", "id", "hub_id", "shop"} {
 		if v, ok := tok.Extra(k).(string); ok && v != "" {
@@ -643,8 +670,6 @@ func diff(a, b []string) []string {
 	}
 	return out
 }
-
-func missing(want, have []string) []string { return diff(want, have) }
 
 func union(a, b []string) []string {
 	out := slices.Clone(a)

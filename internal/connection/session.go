@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -15,11 +16,23 @@ import (
 	"patchbay/internal/transport"
 )
 
-// session builds an authenticated session for c. With live set, the token is
-// read from the store (and refreshed) at each request, so a reconnect or a
-// refresh in the middle of a run is picked up by the next request; without it
-// the given credentials are used as they are (connect-time probes).
-func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connector.Credentials, live bool) connector.Session {
+// sessionMode says how a session treats credentials and activity.
+type sessionMode int
+
+const (
+	// sessionFixed uses the given credentials as they are (connect-time probes, revocation).
+	sessionFixed sessionMode = iota
+	// sessionLive reads the token from the store (and refreshes it) at each
+	// request, so a reconnect or a refresh in the middle of a run is picked up
+	// by the next request; successful calls count as activity.
+	sessionLive
+	// sessionProbe is live, but health probes are not use of the integration.
+	sessionProbe
+)
+
+// session builds an authenticated session for c.
+func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connector.Credentials, mode sessionMode) connector.Session {
+	live := mode != sessionFixed
 	budget := s.budgets.Get(c.ID, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
 	opts := transport.Options{Base: s.cfg.HTTP.Transport, Budget: budget}
 	current := creds
@@ -45,7 +58,7 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 		if s.cfg.OnProviderCall != nil {
 			s.cfg.OnProviderCall(p.ID, status)
 		}
-		if status < 400 && live {
+		if status < 400 && mode == sessionLive {
 			if err := s.cfg.Store.TouchActivity(context.WithoutCancel(context.Background()), c.ID, s.cfg.Now()); err != nil {
 				s.cfg.Logger.Warn("record activity", "connection", c.ID, "err", err)
 			}
@@ -82,7 +95,7 @@ func (s *Service) Session(ctx context.Context, c *store.Connection) (connector.S
 	if err != nil {
 		return connector.Session{}, nil, err
 	}
-	return s.session(p, c, creds, true), conn, nil
+	return s.session(p, c, creds, sessionLive), conn, nil
 }
 
 // probe asks the provider who the credentials belong to.
@@ -91,7 +104,7 @@ func (s *Service) probe(ctx context.Context, p *catalog.Provider, c *store.Conne
 	if !ok {
 		return connector.Account{}, fmt.Errorf("no connector for %q", p.ID)
 	}
-	return conn.Identity(ctx, s.session(p, c, creds, false))
+	return conn.Identity(ctx, s.session(p, c, creds, sessionFixed))
 }
 
 // Token returns usable credentials for a connection, refreshing an OAuth
@@ -104,15 +117,21 @@ func (s *Service) probe(ctx context.Context, p *catalog.Provider, c *store.Conne
 // instead of spending the (possibly rotated) refresh token again. The new
 // refresh token is stored before the new access token is handed out.
 func (s *Service) Token(ctx context.Context, connID, failed string) (connector.Credentials, error) {
+	return s.token(ctx, connID, failed, s.cfg.RefreshMargin)
+}
+
+// token is Token with the refresh horizon given: the health monitor renews
+// tokens that expire before its next sweep.
+func (s *Service) token(ctx context.Context, connID, failed string, within time.Duration) (connector.Credentials, error) {
 	creds, err := s.loadCreds(ctx, connID)
 	if err != nil {
 		return connector.Credentials{}, err
 	}
-	if !s.needsRefresh(creds, failed) {
+	if !s.needsRefresh(creds, failed, within) {
 		return creds, nil
 	}
 	v, err, _ := s.refresh.Do(connID, func() (any, error) {
-		return s.doRefresh(context.WithoutCancel(ctx), connID, failed)
+		return s.doRefresh(context.WithoutCancel(ctx), connID, failed, within)
 	})
 	if err != nil {
 		return connector.Credentials{}, err
@@ -120,14 +139,14 @@ func (s *Service) Token(ctx context.Context, connID, failed string) (connector.C
 	return v.(connector.Credentials), nil
 }
 
-func (s *Service) needsRefresh(creds connector.Credentials, failed string) bool {
+func (s *Service) needsRefresh(creds connector.Credentials, failed string, within time.Duration) bool {
 	if creds.RefreshToken == "" {
 		return false
 	}
 	if failed != "" && failed == creds.AccessToken {
 		return true
 	}
-	return !creds.Expiry.IsZero() && creds.Expiry.Before(s.cfg.Now().Add(s.cfg.RefreshMargin))
+	return !creds.Expiry.IsZero() && creds.Expiry.Before(s.cfg.Now().Add(within))
 }
 
 // Refresh decisions, kept for the audit trail and tests.
@@ -136,7 +155,7 @@ const (
 	refreshBackoffMax  = 6 * time.Hour
 )
 
-func (s *Service) doRefresh(ctx context.Context, connID, failed string) (connector.Credentials, error) {
+func (s *Service) doRefresh(ctx context.Context, connID, failed string, within time.Duration) (connector.Credentials, error) {
 	c, err := s.cfg.Store.ConnectionByID(ctx, connID)
 	if err != nil {
 		return connector.Credentials{}, err
@@ -145,12 +164,13 @@ func (s *Service) doRefresh(ctx context.Context, connID, failed string) (connect
 	if err != nil {
 		return connector.Credentials{}, err
 	}
-	if !s.needsRefresh(creds, failed) {
+	if !s.needsRefresh(creds, failed, within) {
 		return creds, nil
 	}
 	now := s.cfg.Now()
 	if now.Before(c.RefreshBlockedUntil) {
-		return connector.Credentials{}, &connector.Error{Class: connector.ClassRevoked, Message: fmt.Sprintf("%s; next attempt after %s", ErrRefreshBlocked, c.RefreshBlockedUntil.Format(time.RFC3339))}
+		return connector.Credentials{}, &connector.Error{Class: connector.ClassRevoked,
+			Message: "next attempt after " + c.RefreshBlockedUntil.Format(time.RFC3339), Err: ErrRefreshBlocked}
 	}
 	p, ok := s.cfg.Catalog.Get(c.Provider)
 	if !ok {
@@ -159,13 +179,14 @@ func (s *Service) doRefresh(ctx context.Context, connID, failed string) (connect
 	src := s.oauthConfig(p, c.ScopesGranted).TokenSource(s.tokenCtx(ctx), &oauth2.Token{RefreshToken: creds.RefreshToken})
 	tok, rerr := src.Token()
 	if rerr != nil {
-		rerr = tokenError(rerr)
+		rerr = refusal(tokenError(rerr), creds, failed, now)
 		if err := s.refreshFailed(ctx, connID, p, rerr); err != nil {
 			return connector.Credentials{}, errors.Join(rerr, err)
 		}
 		return connector.Credentials{}, fmt.Errorf("refresh %s: %w", connID, rerr)
 	}
 	fresh := credsFromToken(tok, creds)
+	var healed *store.Connection
 	err = s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		cur, err := tx.GetConnection(ctx, connID)
 		if err != nil {
@@ -176,8 +197,9 @@ func (s *Service) doRefresh(ctx context.Context, connID, failed string) (connect
 		}
 		cur.ExpiresAt, cur.LastRefreshAt = fresh.Expiry, now.UTC()
 		cur.RefreshFailures, cur.RefreshBlockedUntil = 0, time.Time{}
-		if cur.Status == StatusExpired {
+		if cur.Status == StatusExpired || (cur.Status == StatusError && cur.Reason == ReasonServiceUnavailable) {
 			cur.Status, cur.Reason, cur.ReasonDetail = StatusConnected, ReasonNone, ""
+			healed = cur
 		}
 		return tx.UpdateConnection(ctx, cur)
 	})
@@ -186,38 +208,100 @@ func (s *Service) doRefresh(ctx context.Context, connID, failed string) (connect
 		// connection cannot refresh again, so say so plainly.
 		return connector.Credentials{}, fmt.Errorf("refresh %s: store new token: %w", connID, err)
 	}
+	if healed != nil {
+		s.changed(ctx, healed)
+	}
 	s.cfg.Logger.Info("token refreshed", "connection", connID, "provider", p.ID, "expires_at", fresh.Expiry)
 	return fresh, nil
 }
 
-// refreshFailed records a failed refresh and backs off exponentially, so a
-// dead connection costs a handful of calls a day, not thousands.
+// refusal says what a refused refresh means (see Classify). When the
+// provider refused an access token that was still within its lifetime and
+// then the refresh token as well, the grant was withdrawn at the provider
+// (revoked). Otherwise the token aged out and cannot be renewed (expired).
+func refusal(err error, creds connector.Credentials, failed string, now time.Time) error {
+	var ce *connector.Error
+	if !errors.As(err, &ce) || ce.Class != connector.ClassRevoked {
+		return err
+	}
+	if failed != "" && failed == creds.AccessToken && (creds.Expiry.IsZero() || now.Before(creds.Expiry)) {
+		return err
+	}
+	out := *ce
+	out.Class = connector.ClassUnauthorized
+	out.Message = "the access token expired and the provider refused to renew it: " + ce.Message
+	return &out
+}
+
+// refreshFailed records a failed refresh and backs off: exponentially for a
+// refused grant, so that a dead connection costs a handful of calls a day, not
+// thousands; one short pause for an outage or a rate limit, which heal alone.
 func (s *Service) refreshFailed(ctx context.Context, connID string, p *catalog.Provider, rerr error) error {
-	return s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+	var changed *store.Connection
+	err := s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		cur, err := tx.GetConnection(ctx, connID)
 		if err != nil {
 			return err
 		}
-		cur.RefreshFailures++
-		wait := min(refreshBackoffBase<<min(cur.RefreshFailures-1, 20), refreshBackoffMax)
-		cur.RefreshBlockedUntil = s.cfg.Now().Add(wait).UTC()
+		switch connector.ClassOf(rerr) {
+		case connector.ClassUnavailable, connector.ClassRateLimited:
+			cur.RefreshBlockedUntil = s.cfg.Now().Add(refreshBackoffBase).UTC()
+		default:
+			cur.RefreshFailures++
+			wait := min(refreshBackoffBase<<min(cur.RefreshFailures-1, 20), refreshBackoffMax)
+			cur.RefreshBlockedUntil = s.cfg.Now().Add(wait).UTC()
+		}
 		cur.LastError = rerr.Error()
-		prev := cur.Status
-		if status, reason, ok := Classify(rerr, p.Auth); ok {
-			if connector.ClassOf(rerr) == connector.ClassRevoked {
-				status, reason = StatusExpired, ReasonTokenExpired
-			}
+		prev := cur.Status + "/" + cur.Reason
+		if status, reason, ok := Classify(rerr, p.Auth); ok && status != StatusConnected {
 			cur.Status, cur.Reason, cur.ReasonDetail = status, reason, detail(reason, rerr)
 		}
 		if err := tx.UpdateConnection(ctx, cur); err != nil {
 			return err
 		}
-		if prev != cur.Status {
+		if now := cur.Status + "/" + cur.Reason; now != prev {
+			changed = cur
 			return tx.AddEvent(ctx, &store.Event{WorkspaceID: cur.WorkspaceID, ConnectionID: cur.ID, Kind: "connection.refresh_failed",
-				Message: fmt.Sprintf("%s token refresh failed: %s", p.Name, rerr)})
+				Message: fmt.Sprintf("%s token refresh failed: %s", p.Name, rerr), Data: map[string]any{"from": prev, "to": now}})
 		}
 		return nil
 	})
+	if changed != nil {
+		s.changed(ctx, changed)
+	}
+	return err
+}
+
+// changed tells OnChange about a stored status change.
+func (s *Service) changed(ctx context.Context, c *store.Connection) {
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange(context.WithoutCancel(ctx), c)
+	}
+}
+
+// grantExpiryKey holds, in Credentials.Extra, when the grant itself ends.
+const grantExpiryKey = "grant_expires_at"
+
+func grantOf(creds connector.Credentials, c *store.Connection) Grant {
+	g := Grant{Expiry: creds.Expiry, CanRefresh: creds.RefreshToken != "" && c.RefreshFailures == 0}
+	if v := creds.Extra[grantExpiryKey]; v != "" {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			g.GrantExpiry = t
+		}
+	}
+	return g
+}
+
+// number reads a JSON number that a token response may send as a string.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case string:
+		f, err := strconv.ParseFloat(n, 64)
+		return f, err == nil
+	}
+	return 0, false
 }
 
 // Test probes a connection now and stores the status the probe shows.
@@ -230,8 +314,18 @@ func (s *Service) Test(ctx context.Context, ws *store.Workspace, id string) (*st
 }
 
 // Probe checks one connection with the provider's identity call and records
-// the outcome; the health monitor calls it for every connection.
+// the outcome.
 func (s *Service) Probe(ctx context.Context, c *store.Connection) (*store.Connection, error) {
+	return s.ProbeAhead(ctx, c, s.cfg.RefreshMargin)
+}
+
+// ProbeAhead is Probe that first renews an OAuth token expiring within
+// refreshWithin, so that a token never lapses between two health sweeps. A
+// good answer sets the connection connected with its yellow caution, if any,
+// and heals a red status by itself (an outage that ended; syncs that waited
+// for credentials which work again resume); a failure is classified.
+// Probes do not count as use of the integration (last_activity_at).
+func (s *Service) ProbeAhead(ctx context.Context, c *store.Connection, refreshWithin time.Duration) (*store.Connection, error) {
 	if c.Status == StatusDisconnected || c.Status == StatusNotConnected {
 		return c, nil
 	}
@@ -239,22 +333,62 @@ func (s *Service) Probe(ctx context.Context, c *store.Connection) (*store.Connec
 	if !ok || p.Auth == catalog.AuthNone {
 		return c, nil
 	}
-	perr := s.identify(ctx, c)
+	conn, ok := s.cfg.Connectors.Get(p.ID)
+	if !ok {
+		return nil, fmt.Errorf("probe %s: no connector for %q", c.ID, p.ID)
+	}
+	var acct connector.Account
+	creds, perr := s.token(ctx, c.ID, "", refreshWithin)
+	if perr == nil {
+		acct, perr = conn.Identity(ctx, s.session(p, c, creds, sessionProbe))
+	}
+	if connector.ClassOf(perr) == connector.ClassUnauthorized {
+		// Identity calls may carry the token in the URL or body (HubSpot's
+		// token metadata), where the transport's refresh-and-retry cannot
+		// replace it: ask once more with the token the refresh stored.
+		if fresh, err := s.loadCreds(ctx, c.ID); err == nil && fresh.AccessToken != creds.AccessToken {
+			creds = fresh
+			acct, perr = conn.Identity(ctx, s.session(p, c, creds, sessionProbe))
+		}
+	}
+	if perr != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("probe %s: %w", c.ID, ctx.Err()) // shutting down: say nothing about the provider
+	}
+	if perr == nil {
+		if fresh, err := s.loadCreds(ctx, c.ID); err == nil {
+			creds = fresh // the session may have refreshed on a 401
+		}
+	}
+	var resumed []string
+	var changed bool
 	err := s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		cur, err := tx.GetConnection(ctx, c.ID)
 		if err != nil {
 			return err
 		}
+		if cur.Status == StatusDisconnected || cur.Status == StatusNotConnected {
+			c = cur // disconnected while the probe ran
+			return nil
+		}
 		prev := cur.Status + "/" + cur.Reason
+		waited := Red(cur.Status, cur.Reason) && authClass(cur.Reason)
 		cur.LastCheckedAt = s.cfg.Now().UTC()
 		switch {
 		case perr == nil:
-			if cur.Reason != ReasonLimitedPermissions && cur.Reason != ReasonExpiringSoon {
-				cur.Status, cur.Reason, cur.ReasonDetail = StatusConnected, ReasonNone, ""
-			} else {
-				cur.Status = StatusConnected
+			if acct.Scopes != nil {
+				cur.ScopesGranted = acct.Scopes
 			}
-			cur.LastError = ""
+			syncs, err := tx.ListSyncs(ctx, cur.ID)
+			if err != nil {
+				return err
+			}
+			cur.Status, cur.LastError = StatusConnected, ""
+			cur.Reason, cur.ReasonDetail = Caution(cur, p, syncs, grantOf(creds, cur), s.cfg.Now())
+			if waited {
+				if resumed, err = tx.ResumeSyncs(ctx, cur.ID, PauseAuthFailed); err != nil {
+					return err
+				}
+			}
 		case errors.Is(perr, ErrNoCredentials):
 			cur.Status, cur.Reason, cur.ReasonDetail = StatusExpired, ReasonTokenExpired, "no stored credentials"
 		default:
@@ -268,22 +402,38 @@ func (s *Service) Probe(ctx context.Context, c *store.Connection) (*store.Connec
 		}
 		c = cur
 		if now := cur.Status + "/" + cur.Reason; now != prev {
+			changed = true
 			return tx.AddEvent(ctx, &store.Event{WorkspaceID: cur.WorkspaceID, ConnectionID: cur.ID, Kind: "connection.status_changed",
-				Message: fmt.Sprintf("%s: %s → %s", p.Name, prev, now), Data: map[string]any{"from": prev, "to": now}})
+				Message: fmt.Sprintf("%s: %s → %s", p.Name, prev, now), Data: map[string]any{"from": prev, "to": now, "resumed_syncs": resumed}})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", c.ID, err)
 	}
+	if changed {
+		s.changed(ctx, c)
+	}
+	if len(resumed) > 0 && s.cfg.AfterReconnect != nil {
+		s.cfg.AfterReconnect(ctx, c, resumed)
+	}
 	return c, nil
 }
 
-// SyncFailed is told by the sync engine that a run met err. When err says
-// something about the connection (auth, revoked, outage), the connection takes
-// that status once, and on an auth-class failure the sync waits for a
-// reconnect (paused with PauseAuthFailed; a reconnect resumes it). It reports
-// whether the failure was the connection's rather than the sync's.
+// SyncFailed is told by the sync engine that a run met failure. It reports
+// whether the failure is the connection's rather than the sync's:
+//
+//   - an outage turns the connection red (service_unavailable) once; it heals
+//     by itself at the next good probe, and syncs keep their schedule;
+//   - a missing permission (403) makes the connection yellow, naming the scope;
+//   - an auth-class failure (expired, revoked, bad key, suspended) is recorded;
+//     when two or more syncs of the connection met one within
+//     SyncFailureWindow (or every sync, when it has only one), the connection
+//     turns red once and those syncs wait for a reconnect (paused with
+//     PauseAuthFailed); a sync failing after that simply joins them. A
+//     successful reconnect resumes them (AfterReconnect gets their ids).
+//
+// Rate limits and record-level errors say nothing about the connection.
 func (s *Service) SyncFailed(ctx context.Context, connID, syncID string, failure error) (bool, error) {
 	c, gerr := s.cfg.Store.ConnectionByID(ctx, connID)
 	if gerr != nil {
@@ -294,54 +444,95 @@ func (s *Service) SyncFailed(ctx context.Context, connID, syncID string, failure
 		return false, fmt.Errorf("sync failed: provider %q left the catalog", c.Provider)
 	}
 	status, reason, ok := Classify(failure, p.Auth)
-	if !ok || status == StatusConnected {
+	if errors.Is(failure, ErrRefreshBlocked) && Red(c.Status, c.Reason) && authClass(c.Reason) {
+		status, reason, ok = c.Status, c.Reason, true // the refresh that failed first already set the status
+	}
+	if !ok {
 		return false, nil
 	}
-	authClass := reason != ReasonServiceUnavailable
+	now := s.cfg.Now()
+	var changed *store.Connection
+	connLevel := true
 	terr := s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		cur, err := tx.GetConnection(ctx, connID)
 		if err != nil {
 			return err
 		}
-		if authClass {
-			if err := tx.PauseSync(ctx, syncID, PauseAuthFailed); err != nil {
+		prev := cur.Status + "/" + cur.Reason
+		data := map[string]any{"from": prev, "to": status + "/" + reason, "sync_id": syncID}
+		switch {
+		case status == StatusConnected: // a missing permission
+			if Red(cur.Status, cur.Reason) || (cur.Reason == reason && cur.ReasonDetail == detail(reason, failure)) {
+				return nil
+			}
+		case !authClass(reason): // an outage
+			if cur.Status == status && cur.Reason == reason {
+				return nil
+			}
+		default:
+			if err := tx.RecordSyncFailure(ctx, connID, syncID, reason, now); err != nil {
 				return err
 			}
+			if Red(cur.Status, cur.Reason) && authClass(cur.Reason) {
+				return tx.PauseSync(ctx, syncID, PauseAuthFailed) // already shown on the connection: once, not once per sync
+			}
+			failing, err := s.failingSyncs(ctx, tx, cur, now)
+			if err != nil {
+				return err
+			}
+			if failing == nil {
+				connLevel = false // one sync so far: the next probe or sync decides
+				return nil
+			}
+			for _, id := range failing {
+				if err := tx.PauseSync(ctx, id, PauseAuthFailed); err != nil {
+					return err
+				}
+			}
+			data["waiting_syncs"] = failing
 		}
-		if cur.Status == status && cur.Reason == reason {
-			return nil // already shown on the connection: once, not once per sync
-		}
-		prev := cur.Status + "/" + cur.Reason
 		cur.Status, cur.Reason, cur.ReasonDetail, cur.LastError = status, reason, detail(reason, failure), failure.Error()
 		if err := tx.UpdateConnection(ctx, cur); err != nil {
 			return err
 		}
+		changed = cur
 		return tx.AddEvent(ctx, &store.Event{WorkspaceID: cur.WorkspaceID, ConnectionID: cur.ID, Kind: "connection.status_changed",
-			Message: fmt.Sprintf("%s: %s → %s/%s (seen by sync %s)", p.Name, prev, status, reason, syncID),
-			Data:    map[string]any{"from": prev, "to": status + "/" + reason, "sync_id": syncID}})
+			Message: fmt.Sprintf("%s: %s → %s/%s (seen by sync %s)", p.Name, prev, status, reason, syncID), Data: data})
 	})
-	return true, terr
+	if terr != nil {
+		return false, terr
+	}
+	if changed != nil {
+		s.changed(ctx, changed)
+	}
+	return connLevel, nil
 }
 
-// identify runs the identity call. Some providers take the token in the URL
-// (HubSpot's token metadata), where the transport's refresh-on-401 cannot
-// swap it; so a 401 is answered here by one refresh and a second call with a
-// session built from the new credentials.
-func (s *Service) identify(ctx context.Context, c *store.Connection) error {
-	sess, conn, err := s.Session(ctx, c)
+// failingSyncs returns the syncs that met an auth-class failure within the
+// window (since the last connect at most) when they are enough to blame the
+// connection: two or more, or every running sync when there are fewer. It
+// returns nil otherwise.
+func (s *Service) failingSyncs(ctx context.Context, tx *store.Tx, c *store.Connection, now time.Time) ([]string, error) {
+	since := now.Add(-s.cfg.SyncFailureWindow)
+	if c.ConnectedAt.After(since) {
+		since = c.ConnectedAt
+	}
+	failing, err := tx.FailingSyncs(ctx, c.ID, since)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = conn.Identity(ctx, sess)
-	if connector.ClassOf(err) != connector.ClassUnauthorized || sess.Creds.RefreshToken == "" {
-		return err
+	syncs, err := tx.ListSyncs(ctx, c.ID)
+	if err != nil {
+		return nil, err
 	}
-	if _, rerr := s.Token(ctx, c.ID, sess.Creds.AccessToken); rerr != nil {
-		return rerr
+	active := 0
+	for _, y := range syncs {
+		if !y.Paused || y.PauseReason == PauseAuthFailed {
+			active++
+		}
 	}
-	if sess, conn, err = s.Session(ctx, c); err != nil {
-		return err
+	if len(failing) >= min(2, max(active, 1)) {
+		return failing, nil
 	}
-	_, err = conn.Identity(ctx, sess)
-	return err
+	return nil, nil
 }
