@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -20,8 +21,17 @@ import (
 // refresh in the middle of a run is picked up by the next request; without it
 // the given credentials are used as they are (connect-time probes).
 func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connector.Credentials, live bool) connector.Session {
-	budget := s.budgets.Get(c.ID, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
-	opts := transport.Options{Base: s.cfg.HTTP.Transport, Budget: budget}
+	opts := transport.Options{Base: s.cfg.HTTP.Transport}
+	if per := p.RateLimit.Per; per != "" {
+		// The documented limit counts per resource (an Airtable base): each
+		// key of the connection gets its own budget.
+		opts.Budget = s.budgets.Get(c.ID, 0, 0)
+		opts.Keyed = func(key string) *transport.Budget {
+			return s.budgets.Get(c.ID+"/"+per+"/"+key, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
+		}
+	} else {
+		opts.Budget = s.budgets.Get(c.ID, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
+	}
 	current := creds
 	authorize := func(ctx context.Context, req *http.Request) error {
 		if live {
@@ -51,11 +61,22 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 			}
 		}
 	}
-	base := c.Endpoint
-	if base == "" {
-		base = p.URLs.API
+	return connector.Session{HTTP: transport.New(opts).Client(), BaseURL: apiBase(p, c, creds), Config: c.Config, Creds: creds}
+}
+
+// apiBase is where a connection's API calls go: the host its token response
+// named for providers with one host per account (Salesforce's instance_url),
+// else the connection's endpoint or the catalog's API URL.
+func apiBase(p *catalog.Provider, c *store.Connection, creds connector.Credentials) string {
+	if p.APIBaseFromToken != "" {
+		if u := strings.TrimSuffix(creds.Extra[p.APIBaseFromToken], "/"); u != "" {
+			return u
+		}
 	}
-	return connector.Session{HTTP: transport.New(opts).Client(), BaseURL: base, Config: c.Config, Creds: creds}
+	if c.Endpoint != "" {
+		return c.Endpoint
+	}
+	return p.URLs.API
 }
 
 func setAuth(req *http.Request, creds connector.Credentials) {
@@ -240,9 +261,10 @@ func (s *Service) Probe(ctx context.Context, c *store.Connection) (*store.Connec
 		return c, nil
 	}
 	var perr error
+	var acct connector.Account
 	sess, conn, err := s.Session(ctx, c)
 	if err == nil {
-		_, perr = conn.Identity(ctx, sess)
+		acct, perr = conn.Identity(ctx, sess)
 	} else {
 		perr = err
 	}
@@ -261,6 +283,9 @@ func (s *Service) Probe(ctx context.Context, c *store.Connection) (*store.Connec
 				cur.Status = StatusConnected
 			}
 			cur.LastError = ""
+			if err := s.noteAccount(ctx, tx, cur, acct); err != nil {
+				return err
+			}
 		case errors.Is(perr, ErrNoCredentials):
 			cur.Status, cur.Reason, cur.ReasonDetail = StatusExpired, ReasonTokenExpired, "no stored credentials"
 		default:

@@ -111,6 +111,18 @@ type Options struct {
 	// MaxRetryAfter caps how long one Retry-After is waited in place; longer
 	// pauses are returned to the caller as a rate-limit error. Default 60 s.
 	MaxRetryAfter time.Duration
+	// Keyed returns the budget of a request tagged WithBudgetKey (a limit per
+	// Airtable base, say); such a request spends it as well as Budget, and a
+	// 429 pauses only it. Nil: tags are ignored.
+	Keyed func(key string) *Budget
+}
+
+type budgetKey struct{}
+
+// WithBudgetKey tags a request with the key of the finer budget it spends,
+// for providers whose limit counts per resource rather than per connection.
+func WithBudgetKey(req *http.Request, key string) *http.Request {
+	return req.WithContext(context.WithValue(req.Context(), budgetKey{}, key))
 }
 
 // Transport is an http.RoundTripper with the behaviour described in the package doc.
@@ -156,9 +168,20 @@ func retriable(req *http.Request) bool {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	refreshed := false
+	budget := t.o.Budget // what a 429 pauses
+	var keyed *Budget
+	if key, _ := ctx.Value(budgetKey{}).(string); key != "" && t.o.Keyed != nil {
+		keyed = t.o.Keyed(key)
+		budget = keyed
+	}
 	for attempt := 0; ; attempt++ {
 		if err := t.o.Budget.Wait(ctx); err != nil {
 			return nil, err
+		}
+		if keyed != nil {
+			if err := keyed.Wait(ctx); err != nil {
+				return nil, err
+			}
 		}
 		out := req.Clone(ctx)
 		if req.Body != nil && req.GetBody != nil {
@@ -193,7 +216,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			wait := RetryAfter(resp.Header, backoff(attempt))
-			t.o.Budget.Pause(time.Now().Add(wait))
+			budget.Pause(time.Now().Add(wait))
 			if last || wait > t.o.MaxRetryAfter {
 				return resp, nil
 			}

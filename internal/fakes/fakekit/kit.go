@@ -50,6 +50,9 @@ type Options struct {
 
 	RateLimit  int           // requests per RateWindow per account; 0 = unlimited
 	RateWindow time.Duration // default 1 s
+	// RatePenalty, when set, refuses every request of a window for this long
+	// after it refused one (Airtable: 30 s), for the main limit and Admit's.
+	RatePenalty time.Duration
 
 	Objects []string // objects the record control accepts; empty = any
 
@@ -221,7 +224,7 @@ func (k *Kit) Guard(w http.ResponseWriter, r *http.Request) (Call, bool) {
 	a := k.accountLocked(info.Account)
 	a.stats.Calls++
 	win := a.window("")
-	ok, retry := win.admit(now, k.limit, k.per)
+	ok, retry := win.admit(now, k.limit, k.per, k.o.RatePenalty)
 	if !ok {
 		k.stats.RequestsBeyondLimit++
 		k.refuseLocked(a)
@@ -247,7 +250,7 @@ func (k *Kit) Guard(w http.ResponseWriter, r *http.Request) (Call, bool) {
 func (k *Kit) Admit(w http.ResponseWriter, r *http.Request, c Call, policy string, n int, per time.Duration) bool {
 	k.mu.Lock()
 	a := k.accountLocked(c.Account)
-	ok, retry := a.window(policy).admit(k.now(), n, per)
+	ok, retry := a.window(policy).admit(k.now(), n, per, k.o.RatePenalty)
 	if !ok {
 		k.refuseLocked(a)
 	}

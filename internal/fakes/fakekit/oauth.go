@@ -44,6 +44,9 @@ type TokenSet struct {
 	ExpiresIn    int      `json:"expires_in,omitempty"`
 	Account      string   `json:"account"`
 	Scopes       []string `json:"scopes"`
+	// Refreshed is set when the set answers a refresh_token grant, for
+	// providers whose refresh answers differ (Salesforce sends no refresh_token).
+	Refreshed bool `json:"-"`
 }
 
 // OAuthError is a refusal of the token endpoint.
@@ -73,6 +76,7 @@ const (
 type accessToken struct {
 	TokenInfo
 	revoked bool
+	refresh string // the refresh token issued with it, or that it was refreshed with
 }
 
 type refreshToken struct {
@@ -183,7 +187,8 @@ func (k *Kit) issueLocked(account string, scopes []string, clientID, keepRefresh
 			k.refresh[ts.RefreshToken] = &refreshToken{account: account, scopes: slices.Clone(scopes), clientID: clientID}
 		}
 	}
-	k.access[ts.AccessToken] = &accessToken{TokenInfo: info}
+	k.access[ts.AccessToken] = &accessToken{TokenInfo: info, refresh: ts.RefreshToken}
+	ts.Refreshed = refreshed
 	if refreshed {
 		k.stats.TokensRefreshed++
 		a.stats.TokensRefreshed++
@@ -205,6 +210,29 @@ func (k *Kit) RevokeRefreshToken(token string) bool {
 		return false
 	}
 	rt.revoked = true
+	return true
+}
+
+// RevokeToken revokes one token as RFC 7009 describes: an access token stops
+// working; a refresh token dies with every access token issued from it. It
+// reports whether the token was known and alive.
+func (k *Kit) RevokeToken(token string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if at, ok := k.access[token]; ok && !at.revoked {
+		at.revoked = true
+		return true
+	}
+	rt, ok := k.refresh[token]
+	if !ok || rt.revoked {
+		return false
+	}
+	rt.revoked = true
+	for _, at := range k.access {
+		if at.refresh == token {
+			at.revoked = true
+		}
+	}
 	return true
 }
 
