@@ -3,7 +3,9 @@ package app
 import (
 	"patchbay/internal/catalog"
 	"patchbay/internal/connector"
+	"patchbay/internal/connector/airtable"
 	"patchbay/internal/connector/hubspot"
+	"patchbay/internal/connector/salesforce"
 )
 
 // Connectors returns the registry of every built-in connector. Adding a
@@ -11,7 +13,9 @@ import (
 func Connectors() (*connector.Registry, error) {
 	reg := connector.NewRegistry()
 	for id, c := range map[string]connector.Connector{
-		"hubspot": hubspot.New(),
+		"hubspot":    hubspot.New(),
+		"salesforce": salesforce.New(),
+		"airtable":   airtable.New(),
 	} {
 		if err := reg.Register(id, c); err != nil {
 			return nil, err

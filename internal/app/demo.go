@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	fakeairtable "patchbay/internal/fakes/airtable"
 	fakehubspot "patchbay/internal/fakes/hubspot"
+	fakesalesforce "patchbay/internal/fakes/salesforce"
 )
 
 // Demo OAuth client registration shared by Patchbay and the local fakes.
@@ -18,11 +20,18 @@ func DemoFakes() map[string]Fake {
 	return map[string]Fake{
 		"hubspot": {Handler: fakehubspot.New(fakehubspot.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
 			ClientID: demoClientID, ClientSecret: demoClientSecret},
+		"salesforce": {Handler: fakesalesforce.New(fakesalesforce.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
+			ClientID: demoClientID, ClientSecret: demoClientSecret},
+		"airtable": {Handler: fakeairtable.New(fakeairtable.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
+			ClientID: demoClientID, ClientSecret: demoClientSecret},
 	}
 }
 
 // SeedDemo puts sample records into the fakes so that a first sync has data.
 func SeedDemo(ctx context.Context, fakes map[string]Fake) error {
+	if err := seedSalesforceAndAirtable(fakes); err != nil {
+		return err
+	}
 	hs, ok := fakes["hubspot"].Handler.(*fakehubspot.Fake)
 	if !ok {
 		return nil

@@ -44,6 +44,9 @@ type Options struct {
 	APIKeys     bool
 	AccessTTL   time.Duration // access token lifetime; default 1 h
 	TokenPrefix string        // prefix of generated tokens, to make them recognisable
+	// RequirePKCE refuses authorize requests without an S256 code challenge
+	// (Airtable requires PKCE).
+	RequirePKCE bool
 	// RotateRefreshTokens issues a new refresh token on every refresh and
 	// retires the one used; using a retired one again is refused and counted.
 	RotateRefreshTokens bool
@@ -60,6 +63,10 @@ type Options struct {
 	// TokenResponse renders a successful token endpoint answer; the default is
 	// RFC 6749's access_token, token_type, expires_in, refresh_token, scope.
 	TokenResponse func(t TokenSet) any
+	// TokenResponseFor, when set, is used instead of TokenResponse and also
+	// sees the request, for answers that name the fake's own URL (Salesforce's
+	// instance_url and identity URL).
+	TokenResponseFor func(r *http.Request, t TokenSet) any
 }
 
 // Errors let a provider fake answer failures in its own JSON. Nil functions

@@ -116,6 +116,21 @@ func (k *Kit) Routes(mux *http.ServeMux, p OAuthPaths) {
 	k.controlRoutes(mux)
 }
 
+// BaseURL is the URL at which the fake that serves r is mounted (scheme,
+// host and any prefix stripped by http.StripPrefix), for answers that must
+// name the fake's own URLs.
+func BaseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	prefix := ""
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil {
+		prefix = strings.TrimSuffix(u.Path, r.URL.Path)
+	}
+	return scheme + "://" + r.Host + prefix
+}
+
 // bearer returns the token of an "Authorization: Bearer" header.
 func bearer(r *http.Request) string {
 	h := r.Header.Get("Authorization")
@@ -292,6 +307,8 @@ func (k *Kit) parseAuthorize(q url.Values) (authorizeRequest, string) {
 		return req, "redirect_uri does not match any URI registered for the app."
 	case req.challenge != "" && req.method != "S256" && req.method != "plain" && req.method != "":
 		return req, "code_challenge_method must be S256 or plain."
+	case k.o.RequirePKCE && (req.challenge == "" || req.method != "S256"):
+		return req, "code_challenge and code_challenge_method=S256 are required (PKCE)."
 	}
 	if u, err := url.Parse(req.redirectURI); err != nil || !u.IsAbs() {
 		return req, "redirect_uri must be an absolute URL."
@@ -428,6 +445,10 @@ func (k *Kit) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		WriteJSON(w, oerr.Status, map[string]string{"error": oerr.Code, "error_description": oerr.Description})
+		return
+	}
+	if k.o.TokenResponseFor != nil {
+		WriteJSON(w, http.StatusOK, k.o.TokenResponseFor(r, ts))
 		return
 	}
 	if k.o.TokenResponse != nil {
