@@ -28,14 +28,19 @@ type Budget struct {
 }
 
 // NewBudget allows requests per period. The limiter runs at 97 % of the
-// documented rate with a burst of one so that no rolling window of the
-// provider's length ever holds more requests than the provider allows.
+// documented rate, stretched by a further jitterAllowance per period, with a
+// burst of the remaining 3 % (at least one), so that no rolling window of the
+// provider's length ever holds more requests than the provider allows (burst +
+// 0.97 × requests ≤ requests) even when requests reach the provider unevenly
+// late, while a daily quota such as Salesforce's still lets a sync start
+// without waiting.
 func NewBudget(requests int, period time.Duration) *Budget {
 	if requests <= 0 || period <= 0 {
 		return &Budget{limiter: rate.NewLimiter(rate.Inf, 1)}
 	}
-	perSecond := float64(requests) / period.Seconds() * 0.97
-	return &Budget{limiter: rate.NewLimiter(rate.Limit(perSecond), 1)}
+	perSecond := float64(requests) / (period + jitterAllowance).Seconds() * 0.97
+	burst := max(1, requests*3/100)
+	return &Budget{limiter: rate.NewLimiter(rate.Limit(perSecond), burst)}
 }
 
 // Wait blocks until a request may be sent.
@@ -74,6 +79,11 @@ func (b *Budget) PausedUntil() time.Time {
 	}
 	return b.pausedUntil
 }
+
+// jitterAllowance is how much later than its neighbours a request may reach
+// the provider: the provider counts arrival times, and for a limit of a few
+// requests a second 3 % of the window is only tens of milliseconds.
+const jitterAllowance = 150 * time.Millisecond
 
 // Budgets holds one Budget per key (a connection id), created on first use.
 type Budgets struct {
