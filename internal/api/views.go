@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"net/http"
 	"slices"
@@ -87,6 +88,16 @@ type connectionDetail struct {
 	Syncs          []syncView  `json:"syncs"`
 	RecentRuns     []runView   `json:"recent_runs"`
 	RecentErrors   []eventView `json:"recent_errors"`
+	// APIUsage is the provider's request quota as last reported (Salesforce's
+	// daily API requests); absent for providers without one.
+	APIUsage *usageView `json:"api_usage,omitempty"`
+}
+
+type usageView struct {
+	Used       int64     `json:"used"`
+	Limit      int64     `json:"limit"`
+	Period     string    `json:"period"`
+	ObservedAt time.Time `json:"observed_at"`
 }
 
 func tp(t time.Time) *time.Time {
@@ -200,6 +211,11 @@ func (h *Handler) detail(ctx context.Context, c *store.Connection) *connectionDe
 	p, _ := h.conns.Catalog().Get(c.Provider)
 	d := &connectionDetail{connectionView: h.viewConnection(c, p), ScopesRequired: []string{}, Scopes: []scopeView{},
 		LeastPrivilege: []string{}, Syncs: []syncView{}, RecentRuns: []runView{}, RecentErrors: []eventView{}}
+	if u, err := h.store.Usage(ctx, c.ID); err == nil {
+		d.APIUsage = &usageView{Used: u.Used, Limit: u.Limit, Period: u.Period, ObservedAt: u.ObservedAt}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		h.log.ErrorContext(ctx, "read usage", "connection", c.ID, "err", err)
+	}
 	syncs, err := h.store.ListSyncs(ctx, c.ID)
 	if err != nil {
 		h.log.ErrorContext(ctx, "list syncs", "connection", c.ID, "err", err)

@@ -3,8 +3,10 @@ package app
 import (
 	"patchbay/internal/catalog"
 	"patchbay/internal/connector"
+	"patchbay/internal/connector/airtable"
 	"patchbay/internal/connector/dataprovider"
 	"patchbay/internal/connector/hubspot"
+	"patchbay/internal/connector/salesforce"
 )
 
 // Connectors returns the registry of every built-in connector. Adding a
@@ -14,6 +16,8 @@ func Connectors() (*connector.Registry, error) {
 	for id, c := range map[string]connector.Connector{
 		"hubspot":      hubspot.New(),
 		"dataprovider": dataprovider.New(),
+		"salesforce":   salesforce.New(),
+		"airtable":     airtable.New(),
 	} {
 		if err := reg.Register(id, c); err != nil {
 			return nil, err

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	fakeairtable "patchbay/internal/fakes/airtable"
 	fakedataprovider "patchbay/internal/fakes/dataprovider"
 	fakehubspot "patchbay/internal/fakes/hubspot"
+	fakesalesforce "patchbay/internal/fakes/salesforce"
 )
 
 // Demo OAuth client registration shared by Patchbay and the local fakes.
@@ -20,11 +22,18 @@ func DemoFakes() map[string]Fake {
 		"hubspot": {Handler: fakehubspot.New(fakehubspot.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
 			ClientID: demoClientID, ClientSecret: demoClientSecret},
 		"dataprovider": {Handler: fakedataprovider.New(fakedataprovider.Options{DemoKey: DemoDataProviderKey})},
+		"salesforce": {Handler: fakesalesforce.New(fakesalesforce.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
+			ClientID: demoClientID, ClientSecret: demoClientSecret},
+		"airtable": {Handler: fakeairtable.New(fakeairtable.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
+			ClientID: demoClientID, ClientSecret: demoClientSecret},
 	}
 }
 
 // SeedDemo puts sample records into the fakes so that a first sync has data.
 func SeedDemo(ctx context.Context, fakes map[string]Fake) error {
+	if err := seedSalesforceAndAirtable(fakes); err != nil {
+		return err
+	}
 	hs, ok := fakes["hubspot"].Handler.(*fakehubspot.Fake)
 	if !ok {
 		return nil

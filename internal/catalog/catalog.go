@@ -78,6 +78,10 @@ type RateLimit struct {
 	Requests int    `json:"requests"`
 	Period   string `json:"period"`
 	Docs     string `json:"docs,omitempty"`
+	// Per names what the limit counts when it is not the whole connection: a
+	// connector tags each request with a key of that kind (e.g. "base" at
+	// Airtable, 5 requests per second per base) and the limit applies per key.
+	Per string `json:"per,omitempty"`
 }
 
 // PeriodDuration parses Period.
@@ -103,6 +107,11 @@ type Provider struct {
 	RateLimit    RateLimit     `json:"rate_limit"`
 	BatchSize    int           `json:"batch_size"`
 	PageSize     int           `json:"page_size"`
+
+	// APIBaseFromToken names the token-response field that holds the API base
+	// URL of the connection (Salesforce's instance_url), for providers whose
+	// API host differs per account; urls.api is then not used.
+	APIBaseFromToken string `json:"api_base_from_token,omitempty"`
 }
 
 // Scope returns the scope named name.
@@ -212,7 +221,11 @@ func validate(p *Provider) error {
 		return fmt.Errorf("tier %q is not standard or premium", p.Tier)
 	}
 	if p.Auth == AuthOAuth2 {
-		for name, u := range map[string]string{"authorize": p.URLs.Authorize, "token": p.URLs.Token, "api": p.URLs.API} {
+		urls := map[string]string{"authorize": p.URLs.Authorize, "token": p.URLs.Token, "api": p.URLs.API}
+		if p.APIBaseFromToken != "" {
+			delete(urls, "api") // the API host comes with each token
+		}
+		for name, u := range urls {
 			if pu, err := url.Parse(u); err != nil || pu.Scheme != "https" || pu.Host == "" {
 				return fmt.Errorf("oauth2 provider needs an https %s URL, got %q", name, u)
 			}

@@ -72,3 +72,33 @@ func TestValidateConfigAndRebase(t *testing.T) {
 		t.Fatal("rebase changed the original")
 	}
 }
+
+func TestTokenGivenAPIBaseAndKeyedLimits(t *testing.T) {
+	t.Parallel()
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, _ := c.Get("salesforce")
+	if sf.APIBaseFromToken != "instance_url" || sf.URLs.API != "" || sf.Tier != TierPremium || sf.BatchSize != 200 {
+		t.Errorf("salesforce entry: %+v", sf)
+	}
+	at, _ := c.Get("airtable")
+	if !at.PKCE || at.RateLimit.Per != "base" || at.RateLimit.Requests != 5 || at.BatchSize != 10 || at.PageSize != 100 {
+		t.Errorf("airtable entry: %+v", at)
+	}
+	if errs := at.ValidateConfig(map[string]string{"base_ids": "appAbCdEfGhIjKlMn, appNoPqRsTuVwXyZ1"}); len(errs) != 0 {
+		t.Errorf("two bases refused: %+v", errs)
+	}
+	if errs := at.ValidateConfig(map[string]string{"base_ids": "tblAbCdEfGhIjKlMn"}); len(errs) != 1 {
+		t.Errorf("a table id accepted as a base: %+v", errs)
+	}
+	// Without api_base_from_token an OAuth entry still needs its API URL.
+	doc := `{"providers":[{"id":"x","name":"X","auth":"oauth2","tier":"standard","urls":{"authorize":"https://a.example/a","token":"https://a.example/t"},"scopes":[],"objects":[],"config_fields":[],"rate_limit":{"requests":1,"period":"1s"},"batch_size":1,"page_size":0}]}`
+	if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "api") {
+		t.Errorf("oauth2 without an API URL: %v", err)
+	}
+	if _, err := Parse([]byte(strings.Replace(doc, `"tier"`, `"api_base_from_token":"instance_url","tier"`, 1))); err != nil {
+		t.Errorf("oauth2 with a token-given API base: %v", err)
+	}
+}

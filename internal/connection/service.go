@@ -356,7 +356,11 @@ func (s *Service) Callback(ctx context.Context, state, code, providerErr string)
 		if err != nil {
 			return err
 		}
+		cur.Endpoint = apiBase(p, cur, creds)
 		cur.Reason, cur.ReasonDetail = Caution(cur, p, syncs, grantOf(creds, cur), s.cfg.Now())
+		if err := s.noteAccount(ctx, tx, cur, acct); err != nil {
+			return err
+		}
 		if err := tx.UpdateConnection(ctx, cur); err != nil {
 			return err
 		}
@@ -384,6 +388,19 @@ func (s *Service) Callback(ctx context.Context, state, code, providerErr string)
 		s.cfg.AfterReconnect(ctx, c, resumed)
 	}
 	return &CallbackResult{Connection: c, Purpose: st.Purpose}, nil
+}
+
+// noteAccount records what an identity call said beyond who the account is:
+// access narrower than the connection's settings need (limited_permissions
+// with the provider's words on how to fix it) and the request quota.
+func (s *Service) noteAccount(ctx context.Context, tx *store.Tx, c *store.Connection, acct connector.Account) error {
+	if acct.Limited != "" {
+		c.Status, c.Reason, c.ReasonDetail = StatusConnected, ReasonLimitedPermissions, acct.Limited
+	}
+	if u := acct.Usage; u != nil {
+		return tx.SaveUsage(ctx, store.Usage{ConnectionID: c.ID, Used: u.Used, Limit: u.Limit, Period: u.Period, ObservedAt: s.cfg.Now()})
+	}
+	return nil
 }
 
 // Pause reasons set by the connection lifecycle.

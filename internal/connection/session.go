@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -33,8 +34,17 @@ const (
 // session builds an authenticated session for c.
 func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connector.Credentials, mode sessionMode) connector.Session {
 	live := mode != sessionFixed
-	budget := s.budgets.Get(c.ID, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
-	opts := transport.Options{Base: s.cfg.HTTP.Transport, Budget: budget}
+	opts := transport.Options{Base: s.cfg.HTTP.Transport}
+	if per := p.RateLimit.Per; per != "" {
+		// The documented limit counts per resource (an Airtable base): each
+		// key of the connection gets its own budget.
+		opts.Budget = s.budgets.Get(c.ID, 0, 0)
+		opts.Keyed = func(key string) *transport.Budget {
+			return s.budgets.Get(c.ID+"/"+per+"/"+key, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
+		}
+	} else {
+		opts.Budget = s.budgets.Get(c.ID, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
+	}
 	current := creds
 	authorize := func(ctx context.Context, req *http.Request) error {
 		if live {
@@ -64,11 +74,22 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 			}
 		}
 	}
-	base := c.Endpoint
-	if base == "" {
-		base = p.URLs.API
+	return connector.Session{HTTP: transport.New(opts).Client(), BaseURL: apiBase(p, c, creds), Config: c.Config, Creds: creds}
+}
+
+// apiBase is where a connection's API calls go: the host its token response
+// named for providers with one host per account (Salesforce's instance_url),
+// else the connection's endpoint or the catalog's API URL.
+func apiBase(p *catalog.Provider, c *store.Connection, creds connector.Credentials) string {
+	if p.APIBaseFromToken != "" {
+		if u := strings.TrimSuffix(creds.Extra[p.APIBaseFromToken], "/"); u != "" {
+			return u
+		}
 	}
-	return connector.Session{HTTP: transport.New(opts).Client(), BaseURL: base, Config: c.Config, Creds: creds}
+	if c.Endpoint != "" {
+		return c.Endpoint
+	}
+	return p.URLs.API
 }
 
 func setAuth(req *http.Request, creds connector.Credentials) {
@@ -388,6 +409,9 @@ func (s *Service) ProbeAhead(ctx context.Context, c *store.Connection, refreshWi
 				if resumed, err = tx.ResumeSyncs(ctx, cur.ID, PauseAuthFailed); err != nil {
 					return err
 				}
+			}
+			if err := s.noteAccount(ctx, tx, cur, acct); err != nil {
+				return err
 			}
 		case errors.Is(perr, ErrNoCredentials):
 			cur.Status, cur.Reason, cur.ReasonDetail = StatusExpired, ReasonTokenExpired, "no stored credentials"

@@ -39,6 +39,20 @@ type Account struct {
 	Name   string   `json:"name,omitempty"`
 	Email  string   `json:"email,omitempty"`
 	Scopes []string `json:"-"` // granted scopes when the provider reports them; nil if it does not
+	// Limited says, in words for the user, that the grant no longer covers
+	// something the connection's settings name (an Airtable base no longer
+	// shared) and how to fix it; the connection shows limited_permissions.
+	Limited string `json:"-"`
+	// Usage is the provider's request quota as last reported, when it has one
+	// (Salesforce's daily API requests); nil otherwise.
+	Usage *Usage `json:"-"`
+}
+
+// Usage is how much of a provider's request quota an account has spent.
+type Usage struct {
+	Used   int64  `json:"used"`
+	Limit  int64  `json:"limit"`
+	Period string `json:"period"` // the quota's period, e.g. "24h"
 }
 
 // Record is one provider object (contact, company, customer, member...).

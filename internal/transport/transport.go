@@ -28,14 +28,19 @@ type Budget struct {
 }
 
 // NewBudget allows requests per period. The limiter runs at 97 % of the
-// documented rate with a burst of one so that no rolling window of the
-// provider's length ever holds more requests than the provider allows.
+// documented rate, stretched by a further jitterAllowance per period, with a
+// burst of the remaining 3 % (at least one), so that no rolling window of the
+// provider's length ever holds more requests than the provider allows (burst +
+// 0.97 × requests ≤ requests) even when requests reach the provider unevenly
+// late, while a daily quota such as Salesforce's still lets a sync start
+// without waiting.
 func NewBudget(requests int, period time.Duration) *Budget {
 	if requests <= 0 || period <= 0 {
 		return &Budget{limiter: rate.NewLimiter(rate.Inf, 1)}
 	}
-	perSecond := float64(requests) / period.Seconds() * 0.97
-	return &Budget{limiter: rate.NewLimiter(rate.Limit(perSecond), 1)}
+	perSecond := float64(requests) / (period + jitterAllowance).Seconds() * 0.97
+	burst := max(1, requests*3/100)
+	return &Budget{limiter: rate.NewLimiter(rate.Limit(perSecond), burst)}
 }
 
 // Wait blocks until a request may be sent.
@@ -75,6 +80,11 @@ func (b *Budget) PausedUntil() time.Time {
 	return b.pausedUntil
 }
 
+// jitterAllowance is how much later than its neighbours a request may reach
+// the provider: the provider counts arrival times, and for a limit of a few
+// requests a second 3 % of the window is only tens of milliseconds.
+const jitterAllowance = 150 * time.Millisecond
+
 // Budgets holds one Budget per key (a connection id), created on first use.
 type Budgets struct {
 	mu sync.Mutex
@@ -111,6 +121,18 @@ type Options struct {
 	// MaxRetryAfter caps how long one Retry-After is waited in place; longer
 	// pauses are returned to the caller as a rate-limit error. Default 60 s.
 	MaxRetryAfter time.Duration
+	// Keyed returns the budget of a request tagged WithBudgetKey (a limit per
+	// Airtable base, say); such a request spends it as well as Budget, and a
+	// 429 pauses only it. Nil: tags are ignored.
+	Keyed func(key string) *Budget
+}
+
+type budgetKey struct{}
+
+// WithBudgetKey tags a request with the key of the finer budget it spends,
+// for providers whose limit counts per resource rather than per connection.
+func WithBudgetKey(req *http.Request, key string) *http.Request {
+	return req.WithContext(context.WithValue(req.Context(), budgetKey{}, key))
 }
 
 // Transport is an http.RoundTripper with the behaviour described in the package doc.
@@ -156,9 +178,20 @@ func retriable(req *http.Request) bool {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	refreshed := false
+	budget := t.o.Budget // what a 429 pauses
+	var keyed *Budget
+	if key, _ := ctx.Value(budgetKey{}).(string); key != "" && t.o.Keyed != nil {
+		keyed = t.o.Keyed(key)
+		budget = keyed
+	}
 	for attempt := 0; ; attempt++ {
 		if err := t.o.Budget.Wait(ctx); err != nil {
 			return nil, err
+		}
+		if keyed != nil {
+			if err := keyed.Wait(ctx); err != nil {
+				return nil, err
+			}
 		}
 		out := req.Clone(ctx)
 		if req.Body != nil && req.GetBody != nil {
@@ -193,7 +226,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
 			wait := RetryAfter(resp.Header, backoff(attempt))
-			t.o.Budget.Pause(time.Now().Add(wait))
+			budget.Pause(time.Now().Add(wait))
 			if last || wait > t.o.MaxRetryAfter {
 				return resp, nil
 			}

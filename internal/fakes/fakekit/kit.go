@@ -44,12 +44,18 @@ type Options struct {
 	APIKeys     bool
 	AccessTTL   time.Duration // access token lifetime; default 1 h
 	TokenPrefix string        // prefix of generated tokens, to make them recognisable
+	// RequirePKCE refuses authorize requests without an S256 code challenge
+	// (Airtable requires PKCE).
+	RequirePKCE bool
 	// RotateRefreshTokens issues a new refresh token on every refresh and
 	// retires the one used; using a retired one again is refused and counted.
 	RotateRefreshTokens bool
 
 	RateLimit  int           // requests per RateWindow per account; 0 = unlimited
 	RateWindow time.Duration // default 1 s
+	// RatePenalty, when set, refuses every request of a window for this long
+	// after it refused one (Airtable: 30 s), for the main limit and Admit's.
+	RatePenalty time.Duration
 
 	Objects []string // objects the record control accepts; empty = any
 
@@ -57,6 +63,10 @@ type Options struct {
 	// TokenResponse renders a successful token endpoint answer; the default is
 	// RFC 6749's access_token, token_type, expires_in, refresh_token, scope.
 	TokenResponse func(t TokenSet) any
+	// TokenResponseFor, when set, is used instead of TokenResponse and also
+	// sees the request, for answers that name the fake's own URL (Salesforce's
+	// instance_url and identity URL).
+	TokenResponseFor func(r *http.Request, t TokenSet) any
 }
 
 // Errors let a provider fake answer failures in its own JSON. Nil functions
@@ -221,7 +231,7 @@ func (k *Kit) Guard(w http.ResponseWriter, r *http.Request) (Call, bool) {
 	a := k.accountLocked(info.Account)
 	a.stats.Calls++
 	win := a.window("")
-	ok, retry := win.admit(now, k.limit, k.per)
+	ok, retry := win.admit(now, k.limit, k.per, k.o.RatePenalty)
 	if !ok {
 		k.stats.RequestsBeyondLimit++
 		k.refuseLocked(a)
@@ -247,7 +257,7 @@ func (k *Kit) Guard(w http.ResponseWriter, r *http.Request) (Call, bool) {
 func (k *Kit) Admit(w http.ResponseWriter, r *http.Request, c Call, policy string, n int, per time.Duration) bool {
 	k.mu.Lock()
 	a := k.accountLocked(c.Account)
-	ok, retry := a.window(policy).admit(k.now(), n, per)
+	ok, retry := a.window(policy).admit(k.now(), n, per, k.o.RatePenalty)
 	if !ok {
 		k.refuseLocked(a)
 	}

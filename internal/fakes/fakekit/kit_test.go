@@ -31,12 +31,12 @@ func TestWindowAdmit(t *testing.T) {
 		{10500 * time.Millisecond, false, 500 * time.Millisecond},
 	}
 	for _, s := range steps {
-		ok, retry := w.admit(t0.Add(s.at), 3, 10*time.Second)
+		ok, retry := w.admit(t0.Add(s.at), 3, 10*time.Second, 0)
 		if ok != s.ok || retry != s.wantRetry {
 			t.Errorf("at %v: admit = %v, %v; want %v, %v", s.at, ok, retry, s.ok, s.wantRetry)
 		}
 	}
-	if ok, _ := (&window{}).admit(t0, 0, time.Second); !ok {
+	if ok, _ := (&window{}).admit(t0, 0, time.Second, 0); !ok {
 		t.Error("limit 0 must admit everything")
 	}
 }
@@ -286,5 +286,47 @@ func TestStoreConcurrentCreates(t *testing.T) {
 	wg.Wait()
 	if s.Len() != 800 {
 		t.Errorf("len = %d, want 800 distinct ids", s.Len())
+	}
+}
+
+func TestWindowPenalty(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := &window{}
+	for i := range 2 {
+		if ok, _ := w.admit(t0.Add(time.Duration(i)*time.Millisecond), 2, time.Second, 30*time.Second); !ok {
+			t.Fatalf("request %d refused", i)
+		}
+	}
+	if ok, retry := w.admit(t0.Add(10*time.Millisecond), 2, time.Second, 30*time.Second); ok || retry != 30*time.Second {
+		t.Fatalf("over the limit: ok %v retry %v, want a 30 s penalty", ok, retry)
+	}
+	// The window has emptied after 2 s, but the penalty still holds.
+	if ok, retry := w.admit(t0.Add(2*time.Second), 2, time.Second, 30*time.Second); ok || retry != 28*time.Second+10*time.Millisecond {
+		t.Fatalf("during the penalty: ok %v retry %v", ok, retry)
+	}
+	if ok, _ := w.admit(t0.Add(31*time.Second), 2, time.Second, 30*time.Second); !ok {
+		t.Fatal("after the penalty the window opens again")
+	}
+}
+
+func TestRevokeToken(t *testing.T) {
+	t.Parallel()
+	k := New(Options{})
+	a, b := k.IssueToken("x", nil), k.IssueToken("x", nil)
+	if !k.RevokeToken(a.RefreshToken) || k.RevokeToken(a.RefreshToken) {
+		t.Fatal("a refresh token revokes once")
+	}
+	if _, f := k.Introspect(a.AccessToken); f != AuthRevoked {
+		t.Errorf("access token of a revoked refresh token: %q", f)
+	}
+	if _, f := k.Introspect(b.AccessToken); f != "" {
+		t.Errorf("another grant of the account must live on: %q", f)
+	}
+	if !k.RevokeToken(b.AccessToken) {
+		t.Fatal("access token revocation")
+	}
+	if _, f := k.Introspect(b.AccessToken); f != AuthRevoked {
+		t.Errorf("revoked access token: %q", f)
 	}
 }

@@ -44,6 +44,9 @@ type TokenSet struct {
 	ExpiresIn    int      `json:"expires_in,omitempty"`
 	Account      string   `json:"account"`
 	Scopes       []string `json:"scopes"`
+	// Refreshed is set when the set answers a refresh_token grant, for
+	// providers whose refresh answers differ (Salesforce sends no refresh_token).
+	Refreshed bool `json:"-"`
 }
 
 // OAuthError is a refusal of the token endpoint.
@@ -73,6 +76,7 @@ const (
 type accessToken struct {
 	TokenInfo
 	revoked bool
+	refresh string // the refresh token issued with it, or that it was refreshed with
 }
 
 type refreshToken struct {
@@ -110,6 +114,21 @@ func (k *Kit) Routes(mux *http.ServeMux, p OAuthPaths) {
 		mux.HandleFunc("POST "+p.Token, k.tokenEndpoint)
 	}
 	k.controlRoutes(mux)
+}
+
+// BaseURL is the URL at which the fake that serves r is mounted (scheme,
+// host and any prefix stripped by http.StripPrefix), for answers that must
+// name the fake's own URLs.
+func BaseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	prefix := ""
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil {
+		prefix = strings.TrimSuffix(u.Path, r.URL.Path)
+	}
+	return scheme + "://" + r.Host + prefix
 }
 
 // bearer returns the token of an "Authorization: Bearer" header.
@@ -183,7 +202,8 @@ func (k *Kit) issueLocked(account string, scopes []string, clientID, keepRefresh
 			k.refresh[ts.RefreshToken] = &refreshToken{account: account, scopes: slices.Clone(scopes), clientID: clientID}
 		}
 	}
-	k.access[ts.AccessToken] = &accessToken{TokenInfo: info}
+	k.access[ts.AccessToken] = &accessToken{TokenInfo: info, refresh: ts.RefreshToken}
+	ts.Refreshed = refreshed
 	if refreshed {
 		k.stats.TokensRefreshed++
 		a.stats.TokensRefreshed++
@@ -205,6 +225,29 @@ func (k *Kit) RevokeRefreshToken(token string) bool {
 		return false
 	}
 	rt.revoked = true
+	return true
+}
+
+// RevokeToken revokes one token as RFC 7009 describes: an access token stops
+// working; a refresh token dies with every access token issued from it. It
+// reports whether the token was known and alive.
+func (k *Kit) RevokeToken(token string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if at, ok := k.access[token]; ok && !at.revoked {
+		at.revoked = true
+		return true
+	}
+	rt, ok := k.refresh[token]
+	if !ok || rt.revoked {
+		return false
+	}
+	rt.revoked = true
+	for _, at := range k.access {
+		if at.refresh == token {
+			at.revoked = true
+		}
+	}
 	return true
 }
 
@@ -264,6 +307,8 @@ func (k *Kit) parseAuthorize(q url.Values) (authorizeRequest, string) {
 		return req, "redirect_uri does not match any URI registered for the app."
 	case req.challenge != "" && req.method != "S256" && req.method != "plain" && req.method != "":
 		return req, "code_challenge_method must be S256 or plain."
+	case k.o.RequirePKCE && (req.challenge == "" || req.method != "S256"):
+		return req, "code_challenge and code_challenge_method=S256 are required (PKCE)."
 	}
 	if u, err := url.Parse(req.redirectURI); err != nil || !u.IsAbs() {
 		return req, "redirect_uri must be an absolute URL."
@@ -400,6 +445,10 @@ func (k *Kit) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		WriteJSON(w, oerr.Status, map[string]string{"error": oerr.Code, "error_description": oerr.Description})
+		return
+	}
+	if k.o.TokenResponseFor != nil {
+		WriteJSON(w, http.StatusOK, k.o.TokenResponseFor(r, ts))
 		return
 	}
 	if k.o.TokenResponse != nil {

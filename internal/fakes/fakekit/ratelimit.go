@@ -8,17 +8,29 @@ import "time"
 // refused here too.
 type window struct {
 	hits []time.Time
+	// penaltyUntil: after a refusal, providers such as Airtable refuse every
+	// request for a fixed time (30 s), however empty the window gets.
+	penaltyUntil time.Time
 }
 
 // admit records a request arriving at now when fewer than limit requests were
 // accepted during the preceding per. Otherwise it refuses and says how long
 // until the oldest of those leaves the window. A limit of 0 admits everything.
-func (w *window) admit(now time.Time, limit int, per time.Duration) (ok bool, retry time.Duration) {
+//
+// A penalty greater than zero makes a refusal close the window for that long.
+func (w *window) admit(now time.Time, limit int, per, penalty time.Duration) (ok bool, retry time.Duration) {
 	if limit <= 0 || per <= 0 {
 		return true, 0
 	}
+	if now.Before(w.penaltyUntil) {
+		return false, w.penaltyUntil.Sub(now)
+	}
 	w.prune(now, per)
 	if len(w.hits) >= limit {
+		if penalty > 0 {
+			w.penaltyUntil = now.Add(penalty)
+			return false, penalty
+		}
 		oldest := w.hits[len(w.hits)-limit]
 		return false, oldest.Add(per).Sub(now)
 	}
