@@ -158,6 +158,15 @@ func (c *conn) AccountLabel() string {
 	return strings.Join(parts, " · ")
 }
 
+// ExtraDetail is the stored reason detail when it adds to the explanation
+// (for example which permission is missing).
+func (c *conn) ExtraDetail() string {
+	if c.Explanation != nil && c.ReasonDetail == c.Explanation.Cause {
+		return ""
+	}
+	return c.ReasonDetail
+}
+
 // Attention reports whether the connection needs someone (yellow or red).
 func (c *conn) Attention() bool { return c.Health == "red" || c.Health == "yellow" }
 
