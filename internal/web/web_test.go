@@ -17,12 +17,12 @@ import (
 
 // browser is a cookie-keeping HTTP client that does not follow redirects.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	env  *apptest.Env
 	http *http.Client
 }
 
-func newBrowser(t *testing.T, env *apptest.Env) *browser {
+func newBrowser(t testing.TB, env *apptest.Env) *browser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
