@@ -92,8 +92,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := app.SeedDemo(ctx, opts.Fakes); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Patchbay demo is running.\n  dashboard: %s/login\n  API token: %s\n  data:      %s\n  fakes:     %s/_fakes/<provider>/ (HubSpot, data provider)\n  data provider API key for the demo: %s\nPress Ctrl+C to stop.\n",
-			base, a.Token, cfg.DataDir, base, app.DemoDataProviderKey)
+		link, err := a.LoginLink(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Patchbay demo is running.\n  dashboard: %s%s\n             (this link signs you in once, within %s; later use %s/login and the API token)\n  API token: %s\n  data:      %s\n  fakes:     %s/_fakes/<provider>/ (HubSpot, data provider)\n  data provider API key for the demo: %s\nPress Ctrl+C to stop.\n",
+			base, link, app.LoginLinkTTL, base, a.Token, cfg.DataDir, base, app.DemoDataProviderKey)
 	} else {
 		fmt.Fprintf(stdout, "Patchbay is serving on %s\n", base)
 	}

@@ -26,7 +26,6 @@ import (
 	"patchbay/internal/connector"
 	"patchbay/internal/store"
 	"patchbay/internal/vault"
-	"patchbay/internal/web"
 )
 
 // DefaultWorkspace is the workspace the bootstrap token belongs to.
@@ -190,16 +189,8 @@ func (a *App) routes(fakes map[string]Fake) http.Handler {
 		prefix := "/_fakes/" + id
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, f.Handler))
 	}
-	web.New(a.Store, a.Conns, a.API, a.Log, fakeIDs(fakes)).Register(mux)
+	a.dashboard(fakes).Register(mux)
 	return mux
-}
-
-func fakeIDs(fakes map[string]Fake) []string {
-	var ids []string
-	for id := range fakes {
-		ids = append(ids, id)
-	}
-	return ids
 }
 
 // Handler is the process's whole HTTP surface.

@@ -1,18 +1,21 @@
 // Package web serves the dashboard: server-rendered pages from embedded
-// templates and static files, over the same domain services as the API.
+// templates and static files. It reads and changes state through the JSON
+// API's handler in process (api.Handler with the session's principal), so the
+// pages show exactly what the API computes and enforce exactly its rules.
 package web
 
 import (
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"patchbay/internal/api"
-	"patchbay/internal/connection"
 	"patchbay/internal/store"
 )
 
@@ -22,111 +25,212 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-const sessionCookie = "patchbay_session"
+// contentSecurityPolicy allows only this origin's scripts, styles and images:
+// no inline script or style, no framing. form-action is left out on purpose:
+// a connect form's answer redirects to the provider's consent page.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
+// Config holds the dashboard's dependencies.
+type Config struct {
+	Store  *store.Store
+	API    *api.Handler
+	Logger *slog.Logger
+	// Fakes are the provider fakes' handlers by provider id (patchbay demo):
+	// their control surface is offered on the integrations page.
+	Fakes map[string]http.Handler
+	// SecureCookies marks cookies Secure even when TLS ends at a proxy (the
+	// public URL is https). Requests that arrive over TLS always get Secure cookies.
+	SecureCookies bool
+	// SessionTTL is how long a login lasts. Default 7 days.
+	SessionTTL time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
 
 // Handler serves the dashboard.
 type Handler struct {
-	store *store.Store
-	conns *connection.Service
-	api   *api.Handler
-	log   *slog.Logger
-	fakes []string
-	pages *template.Template
+	cfg    Config
+	log    *slog.Logger
+	api    http.Handler // the JSON API, called in process with the session's principal
+	pages  map[string]*template.Template
+	fakeID []string
 }
 
-// New parses the templates once.
-func New(st *store.Store, conns *connection.Service, apiH *api.Handler, log *slog.Logger, fakes []string) *Handler {
-	sort.Strings(fakes)
-	funcs := template.FuncMap{
-		"when": func(t *time.Time) string {
-			if t == nil {
-				return "—"
-			}
-			return t.UTC().Format("2006-01-02 15:04 UTC")
-		},
-		"explain": connection.Explain,
+// New parses the templates once and returns the dashboard handler.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	pages := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
-	return &Handler{store: st, conns: conns, api: apiH, log: log, fakes: fakes, pages: pages}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 7 * 24 * time.Hour
+	}
+	apiMux := http.NewServeMux()
+	cfg.API.Register(apiMux)
+	h := &Handler{cfg: cfg, log: cfg.Logger, api: apiMux, pages: parsePages()}
+	for id := range cfg.Fakes {
+		h.fakeID = append(h.fakeID, id)
+	}
+	sort.Strings(h.fakeID)
+	return h
 }
 
-// Register mounts the dashboard routes.
+// parsePages parses every page with the shared layout and partials. It panics
+// on a template error: templates are embedded, so that is a build defect.
+func parsePages() map[string]*template.Template {
+	shared := []string{"templates/layout.html", "templates/partials.html"}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		if n == shared[0] || n == shared[1] {
+			continue
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, append([]string{n}, shared...)...))
+	}
+	return pages
+}
+
+// Register mounts the dashboard routes. The whole surface is visible here.
 func (h *Handler) Register(mux *http.ServeMux) {
-	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /login", h.loginPage)
-	mux.HandleFunc("POST /login", h.login)
-	mux.HandleFunc("GET /oauth/done", h.oauthDone)
-	mux.HandleFunc("GET /{$}", h.page("integrations"))
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err)
+	}
+	mux.Handle("GET /static/", secure(http.StripPrefix("/static/", http.FileServerFS(static))))
+	mux.Handle("GET /login", secure(http.HandlerFunc(h.loginPage)))
+	mux.Handle("POST /login", secure(http.HandlerFunc(h.login)))
+	mux.Handle("GET /login/link", secure(http.HandlerFunc(h.loginLink)))
+	mux.Handle("GET /oauth/done", secure(http.HandlerFunc(h.oauthDone)))
+
+	page := func(pattern string, fn func(http.ResponseWriter, *http.Request, *session)) {
+		mux.Handle(pattern, secure(h.authenticated(fn)))
+	}
+	page("POST /logout", h.logout)
+	page("GET /{$}", h.integrations)
+	page("GET /integrations/{provider}/card", h.card)
+	page("GET /integrations/{provider}/connect", h.connectPage)
+	page("POST /integrations/{provider}/connect", h.connect)
+	page("GET /connections/{id}", h.detail)
+	page("POST /connections/{id}/test", h.test)
+	page("POST /connections/{id}/reconnect", h.reconnect)
+	page("GET /connections/{id}/disconnect", h.disconnectPage)
+	page("POST /connections/{id}/disconnect", h.disconnect)
+	page("POST /connections/{id}/notes", h.notes)
+	page("POST /syncs/{id}/run", h.syncNow)
+	page("POST /demo/fakes/{provider}/{action}", h.fakeControl)
 }
 
-func (h *Handler) render(w http.ResponseWriter, name string, data map[string]any) {
+// secure adds the headers every dashboard answer carries.
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// render executes a page with status.
+func (h *Handler) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+	t, ok := h.pages[name]
+	if !ok {
+		h.log.Error("render: no such page", "page", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'")
-	if err := h.pages.ExecuteTemplate(w, name+".html", data); err != nil {
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := t.ExecuteTemplate(w, name+".html", data); err != nil {
 		h.log.Error("render page", "page", name, "err", err)
 	}
 }
 
-func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, "login", map[string]any{"Title": "Sign in"})
-}
-
-// login exchanges an API token for a session cookie (HttpOnly, SameSite=Strict,
-// so other sites cannot ride on it).
-func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	token := r.PostFormValue("token")
-	if _, err := h.api.Authenticate(r.Context(), token); err != nil {
-		w.WriteHeader(http.StatusUnauthorized)
-		h.render(w, "login", map[string]any{"Title": "Sign in", "Error": "That token is unknown, revoked or expired."})
-		return
+// renderFragment executes a named partial (for fetch requests that refresh part of a page).
+func (h *Handler) renderFragment(w http.ResponseWriter, page, partial string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := h.pages[page].ExecuteTemplate(w, partial, data); err != nil {
+		h.log.Error("render fragment", "partial", partial, "err", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-func (h *Handler) principal(r *http.Request) (*api.Principal, bool) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		return nil, false
-	}
-	p, err := h.api.Authenticate(r.Context(), c.Value)
-	return p, err == nil
+// pageData is what every page's layout needs.
+func (h *Handler) pageData(s *session, title string) map[string]any {
+	return map[string]any{"Title": title, "Session": s, "CSRF": s.csrf, "Workspace": s.principal.Workspace, "Demo": len(h.fakeID) > 0}
 }
 
-func (h *Handler) page(name string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := h.principal(r)
-		if !ok {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
+// errorPage shows a refused or failed action with a way back.
+func (h *Handler) errorPage(w http.ResponseWriter, s *session, p *problem, back string) {
+	d := h.pageData(s, p.Title)
+	d["Problem"] = p
+	d["Back"] = back
+	h.render(w, p.Status, "error", d)
+}
+
+var funcs = template.FuncMap{
+	"when": func(t *time.Time) string {
+		if t == nil || t.IsZero() {
+			return "—"
 		}
-		conns, err := h.store.ListConnections(r.Context(), p.Workspace.ID)
-		if err != nil {
-			http.Error(w, "could not read connections", http.StatusInternalServerError)
-			return
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"words":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"initials": initials,
+	"hue":      hue,
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return fmt.Sprintf("%d %s", n, one)
 		}
-		type card struct {
-			ID, Name, Tier, Auth string
-			Connections          []*store.Connection
+		return fmt.Sprintf("%d %s", n, many)
+	},
+}
+
+// initials are the letters of a provider's logo placeholder: "HubSpot" → "HS",
+// "Data provider (generic)" → "DP".
+func initials(name string) string {
+	var out []rune
+	for _, w := range strings.Fields(name) {
+		r := []rune(w)
+		if len(r) == 0 || r[0] == '(' {
+			continue
 		}
-		var cards []card
-		for _, pr := range h.conns.Catalog().All() {
-			c := card{ID: pr.ID, Name: pr.Name, Tier: pr.Tier, Auth: pr.Auth}
-			for _, cn := range conns {
-				if cn.Provider == pr.ID {
-					c.Connections = append(c.Connections, cn)
+		out = append(out, r[0])
+		// Inner capitals count in one-word names (HubSpot, MailChimp).
+		if len(strings.Fields(name)) == 1 {
+			for _, c := range r[1:] {
+				if c >= 'A' && c <= 'Z' {
+					out = append(out, c)
 				}
 			}
-			cards = append(cards, c)
 		}
-		h.render(w, name, map[string]any{"Title": "Integrations", "Cards": cards, "Workspace": p.Workspace, "Fakes": h.fakes,
-			"Health": connection.Health})
+		if len(out) >= 2 {
+			break
+		}
 	}
+	if len(out) == 1 && len([]rune(name)) > 1 {
+		out = append(out, []rune(name)[1])
+	}
+	return strings.ToUpper(string(out))
 }
 
-// oauthDone is where the OAuth callback lands: in a popup it tells the opener
-// and closes; in the main window it shows the result and links back.
-func (h *Handler) oauthDone(w http.ResponseWriter, r *http.Request) {
-	h.render(w, "done", map[string]any{"Title": "Connected", "Connection": r.URL.Query().Get("connection")})
+// hue picks one of eight logo colours from a provider id, stable across runs.
+func hue(id string) int {
+	n := 0
+	for _, c := range id {
+		n = n*31 + int(c)
+	}
+	if n < 0 {
+		n = -n
+	}
+	return n % 8
 }

@@ -1,8 +1,13 @@
-// Tell the page that opened the consent popup that the connection is ready, then close.
+// The OAuth callback landed here. In the consent pop-up: tell the page that
+// opened it and close. In the main window: go back to the integrations.
 (function () {
+  "use strict";
   var el = document.getElementById("done");
-  if (window.opener && el) {
+  if (!el) { return; }
+  if (window.opener && !window.opener.closed) {
     window.opener.postMessage({ patchbay: "oauth", result: "connected", connection: el.dataset.connection }, window.location.origin);
     window.close();
+    return;
   }
+  window.location.replace("/?notice=connected");
 })();
