@@ -20,7 +20,12 @@ import (
 // refresh in the middle of a run is picked up by the next request; without it
 // the given credentials are used as they are (connect-time probes).
 func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connector.Credentials, live bool) connector.Session {
-	budget := s.budgets.Get(c.ID, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
+	p = p.Resolve(c.Config)
+	limit := transport.Limit{Requests: p.RateLimit.Requests, Period: p.RateLimit.PeriodDuration(), Concurrency: p.RateLimit.Concurrency}
+	if cl := p.RateLimit.Cost; cl != nil {
+		limit.CostBucket, limit.CostRestore = cl.Bucket, cl.RestorePerSecond
+	}
+	budget := s.budgets.For(c.ID, limit)
 	opts := transport.Options{Base: s.cfg.HTTP.Transport, Budget: budget}
 	current := creds
 	authorize := func(ctx context.Context, req *http.Request) error {
@@ -31,7 +36,7 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 			}
 			current = fresh
 		}
-		setAuth(req, current)
+		setAuth(req, p.APIAuth, current)
 		return nil
 	}
 	opts.Authorize = authorize
@@ -55,15 +60,29 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 	if base == "" {
 		base = p.URLs.API
 	}
-	return connector.Session{HTTP: transport.New(opts).Client(), BaseURL: base, Config: c.Config, Creds: creds}
+	sess := connector.Session{HTTP: transport.New(opts).Client(), BaseURL: base, Config: c.Config, Creds: creds, IdentityURL: p.URLs.Identity}
+	if m := budget.Meter(); m != nil {
+		sess.Meter = m
+	}
+	return sess
 }
 
-func setAuth(req *http.Request, creds connector.Credentials) {
-	switch {
-	case creds.AccessToken != "":
-		req.Header.Set("Authorization", "Bearer "+creds.AccessToken)
-	case creds.APIKey != "":
-		req.Header.Set("Authorization", "Bearer "+creds.APIKey)
+// setAuth puts the credentials on a request the way the catalog entry says.
+func setAuth(req *http.Request, a catalog.APIAuth, creds connector.Credentials) {
+	secret := creds.AccessToken
+	if secret == "" {
+		secret = creds.APIKey
+	}
+	if secret == "" {
+		return
+	}
+	switch a.Style {
+	case catalog.APIAuthBasic:
+		req.SetBasicAuth("patchbay", secret)
+	case catalog.APIAuthHeader:
+		req.Header.Set(a.Header, a.Prefix+secret)
+	default:
+		req.Header.Set("Authorization", "Bearer "+secret)
 	}
 }
 
@@ -156,6 +175,7 @@ func (s *Service) doRefresh(ctx context.Context, connID, failed string) (connect
 	if !ok {
 		return connector.Credentials{}, fmt.Errorf("refresh %s: provider %q left the catalog", connID, c.Provider)
 	}
+	p = p.Resolve(c.Config)
 	src := s.oauthConfig(p, c.ScopesGranted).TokenSource(s.tokenCtx(ctx), &oauth2.Token{RefreshToken: creds.RefreshToken})
 	tok, rerr := src.Token()
 	if rerr != nil {
