@@ -53,6 +53,15 @@ type Options struct {
 
 	Objects []string // objects the record control accepts; empty = any
 
+	// Credential extracts the token or key of an API request; the default
+	// reads "Authorization: Bearer <token>". Providers that take it elsewhere
+	// (Shopify's X-Shopify-Access-Token, Mailchimp's HTTP Basic password) set it.
+	Credential func(r *http.Request) string
+	// SeedID names a record seeded through the control surface without an
+	// id, for providers whose ids derive from the record (Mailchimp's
+	// subscriber hash); "" or nil falls back to the next numeric id.
+	SeedID func(object string, fields map[string]string) string
+
 	Errors Errors
 	// TokenResponse renders a successful token endpoint answer; the default is
 	// RFC 6749's access_token, token_type, expires_in, refresh_token, scope.
@@ -211,7 +220,7 @@ func (k *Kit) Guard(w http.ResponseWriter, r *http.Request) (Call, bool) {
 		k.unavailable(w, r)
 		return Call{}, false
 	}
-	info, failure := k.lookupLocked(bearer(r), now)
+	info, failure := k.lookupLocked(k.credential(r), now)
 	if failure != "" {
 		k.stats.Unauthorized++
 		k.mu.Unlock()
@@ -328,6 +337,9 @@ func (k *Kit) Records(account, object string) *Store {
 	s, ok := k.records[key]
 	if !ok {
 		s = newStore(k.now)
+		if k.o.SeedID != nil {
+			s.seedID = func(fields map[string]string) string { return k.o.SeedID(object, fields) }
+		}
 		k.records[key] = s
 	}
 	return s
@@ -337,6 +349,16 @@ func (k *Kit) Records(account, object string) *Store {
 func (k *Kit) KnowsObject(object string) bool {
 	return object != "" && (len(k.o.Objects) == 0 || slices.Contains(k.o.Objects, object))
 }
+
+func (k *Kit) credential(r *http.Request) string {
+	if k.o.Credential != nil {
+		return k.o.Credential(r)
+	}
+	return bearer(r)
+}
+
+// Credential is the token or key an API request carries, as Guard reads it.
+func (k *Kit) Credential(r *http.Request) string { return k.credential(r) }
 
 func (k *Kit) unauthorized(w http.ResponseWriter, r *http.Request, f AuthFailure) {
 	if k.o.Errors.Unauthorized != nil {
