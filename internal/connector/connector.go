@@ -42,11 +42,19 @@ type Session struct {
 
 // CostMeter paces a connection whose provider meters requests by cost in a
 // leaky bucket of points. Take waits until cost points are free by the
-// meter's model of the bucket and spends them; Observe corrects the model
-// with what the provider reported (points left, bucket size, refill per second).
+// meter's model of the bucket and spends them; Done ends that request, with
+// the provider's report of the bucket when the answer carried one (nil
+// otherwise), which corrects the model.
 type CostMeter interface {
 	Take(ctx context.Context, cost float64) error
-	Observe(available, maximum, restorePerSecond float64)
+	Done(cost float64, report *CostReport)
+}
+
+// CostReport is a provider's account of its cost bucket after a request.
+type CostReport struct {
+	Available        float64
+	Maximum          float64
+	RestorePerSecond float64
 }
 
 // Account identifies who the credentials belong to at the provider.

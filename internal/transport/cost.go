@@ -4,21 +4,28 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"patchbay/internal/connector"
 )
 
 // CostBucket is the client's model of a provider's leaky bucket of cost
 // points (Shopify's GraphQL Admin API: every query costs points, the bucket
 // holds a maximum and refills at a fixed rate). Requests take their
-// estimated cost before they are sent and wait while the model says the
-// bucket is short; each response's report of the real bucket corrects the
-// model. It implements connector.CostMeter.
+// requested cost before they are sent and wait while the model says the
+// bucket is short. When an answer reports the real bucket, the model becomes
+// that report less what the requests still in flight have taken, so refunds
+// (a query that cost less than requested) are credited and other clients of
+// the same bucket are seen. It implements connector.CostMeter.
 type CostBucket struct {
-	mu      sync.Mutex
-	max     float64
-	restore float64 // points per second
-	avail   float64
-	at      time.Time
+	mu       sync.Mutex
+	max      float64
+	restore  float64 // points per second
+	avail    float64
+	inFlight float64 // taken by requests not yet done
+	at       time.Time
 }
+
+var _ connector.CostMeter = (*CostBucket)(nil)
 
 // NewCostBucket returns a full bucket of max points refilled at restore points a second.
 func NewCostBucket(max, restore float64) *CostBucket {
@@ -32,16 +39,23 @@ func (b *CostBucket) refillLocked(now time.Time) {
 	b.at = now
 }
 
-// Take waits until cost points are available and spends them. A cost above
-// the bucket's size waits for a full bucket (the provider refuses such a
-// query anyway, with its own error).
+// reserveLocked is 50 ms of refill, at most 5 % of the bucket: the provider
+// charges a request when it arrives, later than the model does.
+func (b *CostBucket) reserveLocked() float64 {
+	return min(b.restore*0.05, b.max*0.05)
+}
+
+// Take waits until cost points (and the reserve) are available and spends
+// them. A cost above the bucket's size waits for a full bucket (the provider
+// refuses such a query anyway, with its own error).
 func (b *CostBucket) Take(ctx context.Context, cost float64) error {
 	for {
 		b.mu.Lock()
 		b.refillLocked(time.Now())
-		need := min(cost, b.max)
+		need := min(cost+b.reserveLocked(), b.max)
 		if b.avail >= need {
-			b.avail -= need
+			b.avail -= cost
+			b.inFlight += cost
 			b.mu.Unlock()
 			return nil
 		}
@@ -53,20 +67,23 @@ func (b *CostBucket) Take(ctx context.Context, cost float64) error {
 	}
 }
 
-// Observe corrects the model with the provider's report. The model only ever
-// moves down to the report: requests in flight have spent points locally that
-// the provider has not seen yet, and crediting refunds early could overdraw.
-func (b *CostBucket) Observe(available, maximum, restorePerSecond float64) {
+// Done ends a request that took cost points; a report from the provider
+// replaces the model's figures.
+func (b *CostBucket) Done(cost float64, r *connector.CostReport) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.inFlight = max(b.inFlight-cost, 0)
+	if r == nil {
+		return
+	}
 	b.refillLocked(time.Now())
-	if maximum > 0 {
-		b.max = maximum
+	if r.Maximum > 0 {
+		b.max = r.Maximum
 	}
-	if restorePerSecond > 0 {
-		b.restore = restorePerSecond
+	if r.RestorePerSecond > 0 {
+		b.restore = r.RestorePerSecond
 	}
-	b.avail = min(b.avail, available, b.max)
+	b.avail = min(r.Available-b.inFlight, b.max)
 }
 
 // Available is the model's current number of free points.

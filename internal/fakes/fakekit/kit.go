@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -61,6 +62,10 @@ type Options struct {
 	// id, for providers whose ids derive from the record (Mailchimp's
 	// subscriber hash); "" or nil falls back to the next numeric id.
 	SeedID func(object string, fields map[string]string) string
+	// SignRedirect adds provider parameters to an approving redirect after
+	// code and state are set (Shopify's shop, timestamp and hmac). account is
+	// the account that signed in, "" for the default one.
+	SignRedirect func(q url.Values, account string)
 
 	Errors Errors
 	// TokenResponse renders a successful token endpoint answer; the default is

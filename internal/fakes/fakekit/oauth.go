@@ -351,6 +351,9 @@ func (k *Kit) consentDecision(w http.ResponseWriter, r *http.Request) {
 	if req.state != "" {
 		q.Set("state", req.state)
 	}
+	if k.o.SignRedirect != nil && q.Get("code") != "" {
+		k.o.SignRedirect(q, strings.TrimSpace(r.PostForm.Get("account")))
+	}
 	target.RawQuery = q.Encode()
 	http.Redirect(w, r, target.String(), http.StatusFound)
 }
