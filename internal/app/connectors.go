@@ -4,6 +4,8 @@ import (
 	"patchbay/internal/catalog"
 	"patchbay/internal/connector"
 	"patchbay/internal/connector/hubspot"
+	"patchbay/internal/connector/mailchimp"
+	"patchbay/internal/connector/shopify"
 )
 
 // Connectors returns the registry of every built-in connector. Adding a
@@ -12,6 +14,9 @@ func Connectors() (*connector.Registry, error) {
 	reg := connector.NewRegistry()
 	for id, c := range map[string]connector.Connector{
 		"hubspot": hubspot.New(),
+		"shopify": shopify.New(),
+		// One client for both Mailchimp entries (OAuth and API key).
+		"mailchimp": mailchimp.New(), "mailchimp_key": mailchimp.New(),
 	} {
 		if err := reg.Register(id, c); err != nil {
 			return nil, err

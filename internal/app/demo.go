@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	fakehubspot "patchbay/internal/fakes/hubspot"
 )
@@ -15,14 +16,19 @@ const (
 
 // DemoFakes builds the local provider fakes that `patchbay demo` serves.
 func DemoFakes() map[string]Fake {
-	return map[string]Fake{
+	fakes := map[string]Fake{
 		"hubspot": {Handler: fakehubspot.New(fakehubspot.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
 			ClientID: demoClientID, ClientSecret: demoClientSecret},
 	}
+	maps.Copy(fakes, demoCommerceFakes())
+	return fakes
 }
 
 // SeedDemo puts sample records into the fakes so that a first sync has data.
 func SeedDemo(ctx context.Context, fakes map[string]Fake) error {
+	if err := seedCommerce(ctx, fakes); err != nil {
+		return err
+	}
 	hs, ok := fakes["hubspot"].Handler.(*fakehubspot.Fake)
 	if !ok {
 		return nil

@@ -64,10 +64,6 @@ func (s *Service) ProviderWebhook(ctx context.Context, provider string, header m
 			if err := tx.UpdateConnection(ctx, cur); err != nil {
 				return err
 			}
-			// The grant is gone at the provider: the stored token is useless.
-			if err := tx.DeleteCredential(ctx, cur.ID); err != nil {
-				return err
-			}
 			return tx.AddEvent(ctx, &store.Event{WorkspaceID: cur.WorkspaceID, ConnectionID: cur.ID, Kind: "connection.status_changed",
 				Message: fmt.Sprintf("%s: %s → %s/%s (%s webhook)", p.Name, prev, cur.Status, cur.Reason, ev.Topic),
 				Data:    map[string]any{"from": prev, "to": cur.Status + "/" + cur.Reason, "topic": ev.Topic}})

@@ -227,6 +227,9 @@ func classify(status int, h http.Header, raw []byte, creds connector.Credentials
 		ce.Message += " " + e.Field + ": " + e.Message
 	}
 	switch {
+	case status == http.StatusUnauthorized && creds.AccessToken != "":
+		// OAuth tokens never expire at Mailchimp: a refused one was revoked.
+		ce.Class = connector.ClassRevoked
 	case status == http.StatusForbidden && (strings.Contains(pb.Title, "Disabled") || strings.Contains(pb.Title, "Suspended")):
 		ce.Class = connector.ClassSuspended
 	case status == http.StatusTooManyRequests:

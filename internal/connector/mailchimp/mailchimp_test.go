@@ -348,11 +348,18 @@ func TestErrorClassification(t *testing.T) {
 		want  connector.Class
 		code  string
 	}{
-		{"401 unknown token", func() connector.Session {
+		{"401 unknown key", func() connector.Session {
 			bad := s
-			bad.HTTP = e.session(connector.Credentials{AccessToken: "nope"}, nil, nil).HTTP
+			bad.Creds = connector.Credentials{APIKey: "nope-us1"}
+			bad.HTTP = e.session(bad.Creds, nil, nil).HTTP
 			return bad
 		}, connector.ClassUnauthorized, "API Key Invalid"},
+		{"401 revoked token", func() connector.Session {
+			bad := s
+			bad.Creds = connector.Credentials{AccessToken: "revoked-token"}
+			bad.HTTP = e.session(bad.Creds, nil, nil).HTTP
+			return bad
+		}, connector.ClassRevoked, "API Key Invalid"},
 		{"403 disabled account", func() connector.Session { e.fake.Suspend("acct-demo", true); return s }, connector.ClassSuspended, "User Disabled"},
 		{"404 unknown audience", func() connector.Session {
 			e.fake.Suspend("acct-demo", false)

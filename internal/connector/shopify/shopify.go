@@ -97,6 +97,7 @@ func (c *Connector) Revoke(ctx context.Context, s connector.Session) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusNotFound {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return nil // already uninstalled: the goal is reached
 	}
 	if resp.StatusCode >= 300 {
@@ -106,10 +107,10 @@ func (c *Connector) Revoke(ctx context.Context, s connector.Session) error {
 }
 
 // VerifyCallback checks the redirect's hmac (hex HMAC-SHA256, with the app's
-// secret, of the other parameters sorted by name) and that it comes from the
-// store the connection was made for. A replayed redirect is stopped by the
+// secret, of the other parameters sorted by name) and that it names a
+// myshopify.com store. A replayed redirect is stopped by the
 // single-use state, so the timestamp is not checked.
-func (c *Connector) VerifyCallback(q url.Values, secret string, cfg map[string]string) error {
+func (c *Connector) VerifyCallback(q url.Values, secret string, _ map[string]string) error {
 	got := q.Get("hmac")
 	if got == "" {
 		return errors.New("the redirect carries no hmac parameter")
@@ -122,13 +123,11 @@ func (c *Connector) VerifyCallback(q url.Values, secret string, cfg map[string]s
 	if err != nil || !hmac.Equal(sum, want) {
 		return errors.New("the hmac parameter does not match the redirect's parameters")
 	}
-	shop := q.Get("shop")
-	if !shopPattern.MatchString(shop) {
+	if shop := q.Get("shop"); !shopPattern.MatchString(shop) {
 		return fmt.Errorf("the redirect names no valid store (shop %q)", shop)
 	}
-	if want := cfg["shop"]; want != "" && !strings.EqualFold(want, shop) {
-		return fmt.Errorf("the redirect comes from store %s, the connection is for %s", shop, want)
-	}
+	// A redirect from another store than cfg["shop"] is signed all the same;
+	// the connection's account check refuses it as an account change.
 	return nil
 }
 
@@ -323,6 +322,10 @@ func httpError(resp *http.Response, creds connector.Credentials) error {
 	}
 	ce := &connector.Error{Class: connector.ClassForStatus(resp.StatusCode), Status: resp.StatusCode, Message: redact(msg, creds)}
 	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		// Offline tokens never expire: a refused one was revoked (the app
+		// was uninstalled), which a reconnect (re-installation) heals.
+		ce.Class = connector.ClassRevoked
 	case http.StatusPaymentRequired, http.StatusLocked:
 		ce.Class = connector.ClassSuspended
 	case http.StatusTooManyRequests:

@@ -67,6 +67,10 @@ type Options struct {
 	// WebhookURL receives app/uninstalled when a store uninstalls the app;
 	// the uninstall control may name another.
 	WebhookURL string
+	// WebhookPath, when WebhookURL is empty, is a path on the host that asked
+	// for the uninstall (the demo serves Patchbay and its fakes on one
+	// listener, so the webhook goes back to it).
+	WebhookPath string
 	// HTTP sends webhooks; default a client with a 10 s timeout.
 	HTTP *http.Client
 }
@@ -313,8 +317,22 @@ func (f *Fake) deletePermissions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The uninstall stands even when the webhook cannot be delivered.
-	_, _ = f.Uninstall(r.Context(), c.Account, "")
+	_, _ = f.Uninstall(r.Context(), c.Account, f.webhookURL(r, ""))
 	fakekit.WriteJSON(w, http.StatusOK, map[string]any{})
+}
+
+// webhookURL is where app/uninstalled goes: the given URL, Options.WebhookURL,
+// or Options.WebhookPath on the requesting host.
+func (f *Fake) webhookURL(r *http.Request, given string) string {
+	switch {
+	case given != "":
+		return given
+	case f.o.WebhookURL != "":
+		return f.o.WebhookURL
+	case f.o.WebhookPath != "":
+		return "http://" + r.Host + f.o.WebhookPath
+	}
+	return ""
 }
 
 func (f *Fake) controlUninstall(w http.ResponseWriter, r *http.Request) {
@@ -329,7 +347,7 @@ func (f *Fake) controlUninstall(w http.ResponseWriter, r *http.Request) {
 	if in.Account == "" {
 		in.Account = f.kit.DefaultAccount()
 	}
-	status, err := f.Uninstall(r.Context(), in.Account, in.WebhookURL)
+	status, err := f.Uninstall(r.Context(), in.Account, f.webhookURL(r, in.WebhookURL))
 	if err != nil {
 		fakekit.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
 		return
