@@ -47,6 +47,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	api("POST /api/v1/connections/{id}/disconnect", h.disconnect)
 	api("GET /api/v1/events", h.events)
 	h.registerNotifications(api)
+	h.registerWorkspace(mux)
+	h.registerProviderWebhooks(mux)
 	mux.Handle("/api/", h.authenticated(func(w http.ResponseWriter, r *http.Request, _ *Principal) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such API route: " + r.Method + " " + r.URL.Path})
 	}))
@@ -276,7 +278,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, pr *Principal) 
 // failures render a short page with the problem and its status code.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	res, err := h.conns.Callback(r.Context(), q.Get("state"), q.Get("code"), q.Get("error"))
+	res, err := h.conns.CallbackQuery(r.Context(), q)
 	if err != nil {
 		p := ProblemFor(err)
 		h.log.InfoContext(r.Context(), "oauth callback refused", "status", p.Status, "err", err)

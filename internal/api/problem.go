@@ -59,6 +59,8 @@ func ProblemFor(err error) Problem {
 		return Problem{Type: "/problems/provider-unavailable", Title: "The provider did not answer", Status: http.StatusBadGateway, Detail: pre.Error() + "; try again in a few minutes"}
 	case errors.Is(err, connection.ErrInvalidState):
 		return Problem{Type: "/problems/invalid-state", Title: "Invalid authorization state", Status: http.StatusBadRequest, Detail: err.Error()}
+	case errors.Is(err, connection.ErrCallbackSignature):
+		return Problem{Type: "/problems/callback-signature", Title: "Unsigned redirect", Status: http.StatusBadRequest, Detail: err.Error()}
 	case errors.Is(err, connection.ErrConsentDenied):
 		return Problem{Type: "/problems/consent-denied", Title: "Access denied", Status: http.StatusBadRequest, Detail: err.Error()}
 	case errors.Is(err, store.ErrNotFound):

@@ -6,7 +6,9 @@ import (
 	"patchbay/internal/connector/airtable"
 	"patchbay/internal/connector/dataprovider"
 	"patchbay/internal/connector/hubspot"
+	"patchbay/internal/connector/mailchimp"
 	"patchbay/internal/connector/salesforce"
+	"patchbay/internal/connector/shopify"
 )
 
 // Connectors returns the registry of every built-in connector. Adding a
@@ -18,6 +20,9 @@ func Connectors() (*connector.Registry, error) {
 		"dataprovider": dataprovider.New(),
 		"salesforce":   salesforce.New(),
 		"airtable":     airtable.New(),
+		"shopify":      shopify.New(),
+		// One client for both Mailchimp entries (OAuth and API key).
+		"mailchimp": mailchimp.New(), "mailchimp_key": mailchimp.New(),
 	} {
 		if err := reg.Register(id, c); err != nil {
 			return nil, err

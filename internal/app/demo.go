@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	fakeairtable "patchbay/internal/fakes/airtable"
 	fakedataprovider "patchbay/internal/fakes/dataprovider"
@@ -18,7 +19,7 @@ const (
 
 // DemoFakes builds the local provider fakes that `patchbay demo` serves.
 func DemoFakes() map[string]Fake {
-	return map[string]Fake{
+	fakes := map[string]Fake{
 		"hubspot": {Handler: fakehubspot.New(fakehubspot.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
 			ClientID: demoClientID, ClientSecret: demoClientSecret},
 		"dataprovider": {Handler: fakedataprovider.New(fakedataprovider.Options{DemoKey: DemoDataProviderKey})},
@@ -27,11 +28,16 @@ func DemoFakes() map[string]Fake {
 		"airtable": {Handler: fakeairtable.New(fakeairtable.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
 			ClientID: demoClientID, ClientSecret: demoClientSecret},
 	}
+	maps.Copy(fakes, demoCommerceFakes())
+	return fakes
 }
 
 // SeedDemo puts sample records into the fakes so that a first sync has data.
 func SeedDemo(ctx context.Context, fakes map[string]Fake) error {
 	if err := seedSalesforceAndAirtable(fakes); err != nil {
+		return err
+	}
+	if err := seedCommerce(ctx, fakes); err != nil {
 		return err
 	}
 	hs, ok := fakes["hubspot"].Handler.(*fakehubspot.Fake)

@@ -7,7 +7,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -62,15 +61,40 @@ type ConfigField struct {
 	Description string `json:"description,omitempty"`
 	Required    bool   `json:"required"`
 	Pattern     string `json:"pattern,omitempty"`
+	// Account marks a field whose value names the provider account (a HubSpot
+	// portal, a Shopify store): the account that signs in must be that one.
+	Account bool `json:"account,omitempty"`
 }
 
-// URLs are the provider's endpoints. Revoke may hold {refresh_token} or {access_token}.
+// URLs are the provider's endpoints. Revoke may hold {refresh_token} or
+// {access_token}. Any URL may hold {name} placeholders naming a config field
+// (a per-store host such as https://{shop}/admin/oauth/authorize), filled from
+// the connection's config by Resolve; API may also hold placeholders the
+// connector fills from the account (Mailchimp's data centre, {dc}).
 type URLs struct {
 	Authorize string `json:"authorize,omitempty"`
 	Token     string `json:"token,omitempty"`
 	Revoke    string `json:"revoke,omitempty"`
 	API       string `json:"api,omitempty"`
-	Docs      string `json:"docs,omitempty"`
+	// Identity is an account-lookup endpoint outside the API base, for
+	// providers whose API host is only known after it (Mailchimp's OAuth metadata).
+	Identity string `json:"identity,omitempty"`
+	Docs     string `json:"docs,omitempty"`
+}
+
+// API authentication styles.
+const (
+	APIAuthBearer = "bearer" // Authorization: Bearer <token> (the default)
+	APIAuthBasic  = "basic"  // HTTP Basic with any user name and the key as password
+	APIAuthHeader = "header" // <Header>: <Prefix><token>
+)
+
+// APIAuth says how credentials travel on API requests; the zero value is a
+// bearer token in the Authorization header.
+type APIAuth struct {
+	Style  string `json:"style,omitempty"`
+	Header string `json:"header,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
 }
 
 // RateLimit is the provider's documented request limit per account.
@@ -82,6 +106,19 @@ type RateLimit struct {
 	// connector tags each request with a key of that kind (e.g. "base" at
 	// Airtable, 5 requests per second per base) and the limit applies per key.
 	Per string `json:"per,omitempty"`
+	// Concurrency caps simultaneous requests per connection (Mailchimp allows
+	// 10 open connections per account); 0 means no cap.
+	Concurrency int `json:"concurrency,omitempty"`
+	// Cost is a points bucket for providers that meter by query cost rather
+	// than by request count (Shopify's GraphQL Admin API).
+	Cost *CostLimit `json:"cost,omitempty"`
+}
+
+// CostLimit is a leaky bucket of cost points: Bucket points at most, refilled
+// at RestorePerSecond.
+type CostLimit struct {
+	Bucket           float64 `json:"bucket"`
+	RestorePerSecond float64 `json:"restore_per_second"`
 }
 
 // PeriodDuration parses Period.
@@ -92,21 +129,25 @@ func (r RateLimit) PeriodDuration() time.Duration {
 
 // Provider is one catalog entry.
 type Provider struct {
-	ID           string        `json:"id"`
-	Name         string        `json:"name"`
-	Description  string        `json:"description"`
-	Auth         string        `json:"auth"`
-	Tier         string        `json:"tier"`
-	PKCE         bool          `json:"pkce,omitempty"`
-	TokenAuth    string        `json:"token_auth,omitempty"` // "params" (default: client id and secret in the form) or "header" (HTTP Basic)
-	URLs         URLs          `json:"urls"`
-	Scopes       []Scope       `json:"scopes"`
-	Objects      []Object      `json:"objects"`
-	Lookups      []Lookup      `json:"lookups,omitempty"`
-	ConfigFields []ConfigField `json:"config_fields"`
-	RateLimit    RateLimit     `json:"rate_limit"`
-	BatchSize    int           `json:"batch_size"`
-	PageSize     int           `json:"page_size"`
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Auth        string  `json:"auth"`
+	Tier        string  `json:"tier"`
+	PKCE        bool    `json:"pkce,omitempty"`
+	TokenAuth   string  `json:"token_auth,omitempty"` // "params" (default: client id and secret in the form) or "header" (HTTP Basic)
+	URLs        URLs    `json:"urls"`
+	APIAuth     APIAuth `json:"api_auth,omitzero"`
+	// ScopeSeparator joins scopes in the authorize URL; default a space
+	// (RFC 6749), "," for providers such as Shopify.
+	ScopeSeparator string        `json:"scope_separator,omitempty"`
+	Scopes         []Scope       `json:"scopes"`
+	Objects        []Object      `json:"objects"`
+	Lookups        []Lookup      `json:"lookups,omitempty"`
+	ConfigFields   []ConfigField `json:"config_fields"`
+	RateLimit      RateLimit     `json:"rate_limit"`
+	BatchSize      int           `json:"batch_size"`
+	PageSize       int           `json:"page_size"`
 
 	// APIBaseFromToken names the token-response field that holds the API base
 	// URL of the connection (Salesforce's instance_url), for providers whose
@@ -226,10 +267,25 @@ func validate(p *Provider) error {
 			delete(urls, "api") // the API host comes with each token
 		}
 		for name, u := range urls {
-			if pu, err := url.Parse(u); err != nil || pu.Scheme != "https" || pu.Host == "" {
+			if pu, err := parseTemplate(u); err != nil || pu.Scheme != "https" || pu.Host == "" {
 				return fmt.Errorf("oauth2 provider needs an https %s URL, got %q", name, u)
 			}
 		}
+	}
+	if err := validateTemplates(p); err != nil {
+		return err
+	}
+	switch p.APIAuth.Style {
+	case "", APIAuthBearer, APIAuthBasic:
+	case APIAuthHeader:
+		if p.APIAuth.Header == "" {
+			return fmt.Errorf("api_auth style header needs a header name")
+		}
+	default:
+		return fmt.Errorf("api_auth style %q is not bearer, basic or header", p.APIAuth.Style)
+	}
+	if c := p.RateLimit.Cost; c != nil && (c.Bucket <= 0 || c.RestorePerSecond <= 0) {
+		return fmt.Errorf("rate_limit.cost needs a bucket and a restore_per_second above 0")
 	}
 	seen := map[string]bool{}
 	for _, s := range p.Scopes {
@@ -291,16 +347,23 @@ func (p *Provider) Rebase(base string) *Provider {
 		if u == "" {
 			return ""
 		}
-		pu, err := url.Parse(u)
-		if err != nil || pu.Host == "" {
+		// Split by hand rather than with url.Parse: the host may be a
+		// placeholder ({shop}), which the fake's single host replaces.
+		_, rest, ok := strings.Cut(u, "://")
+		if !ok {
 			return u
 		}
-		return strings.TrimSuffix(base, "/") + pu.Path
+		path := ""
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			path = rest[i:]
+		}
+		return strings.TrimSuffix(base, "/") + path
 	}
 	cp.URLs.Authorize = rb(p.URLs.Authorize)
 	cp.URLs.Token = rb(p.URLs.Token)
 	cp.URLs.Revoke = rb(p.URLs.Revoke)
 	cp.URLs.API = rb(p.URLs.API)
+	cp.URLs.Identity = rb(p.URLs.Identity)
 	if cp.URLs.API == "" && p.Auth == AuthOAuth2 {
 		cp.URLs.API = strings.TrimSuffix(base, "/")
 	}

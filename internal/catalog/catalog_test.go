@@ -73,6 +73,49 @@ func TestValidateConfigAndRebase(t *testing.T) {
 	}
 }
 
+func TestURLTemplates(t *testing.T) {
+	t.Parallel()
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop, _ := c.Get("shopify")
+	r := shop.Resolve(map[string]string{"shop": "acme.myshopify.com"})
+	if r.URLs.Authorize != "https://acme.myshopify.com/admin/oauth/authorize" || r.URLs.API != "https://acme.myshopify.com/admin/api/2025-01" {
+		t.Fatalf("resolved: %+v", r.URLs)
+	}
+	if bad := shop.Resolve(map[string]string{"shop": "evil.com/x?"}); bad.URLs.Token != shop.URLs.Token {
+		t.Fatalf("a value failing the pattern reached a URL: %s", bad.URLs.Token)
+	}
+	fake := shop.Rebase("http://127.0.0.1:9/_fakes/shopify")
+	if fake.URLs.Token != "http://127.0.0.1:9/_fakes/shopify/admin/oauth/access_token" {
+		t.Fatalf("rebased: %+v", fake.URLs)
+	}
+	mc, _ := c.Get("mailchimp")
+	if got := Expand(mc.URLs.API, map[string]string{"dc": "us6"}); got != "https://us6.api.mailchimp.com/3.0" {
+		t.Fatalf("expand: %s", got)
+	}
+	if got := mc.Rebase("http://h/_fakes/mailchimp").URLs.Identity; got != "http://h/_fakes/mailchimp/oauth2/metadata" {
+		t.Fatalf("identity rebased: %s", got)
+	}
+
+	const entry = `{"id":"x","name":"X","auth":"oauth2","tier":"standard","urls":{"authorize":"AUTH","token":"https://t.example/token","api":"https://api.example"},
+		"scopes":[],"objects":[],"config_fields":[FIELDS],"rate_limit":{"requests":1,"period":"1s"},"batch_size":1,"page_size":0}`
+	tests := []struct{ name, authorize, fields, want string }{
+		{"config placeholder", "https://{host}/authorize", `{"name":"host","label":"Host","required":true,"pattern":"^[a-z]+\\.example$"}`, ""},
+		{"no such field", "https://{host}/authorize", ``, "names no config field"},
+		{"field without pattern", "https://{host}/authorize", `{"name":"host","label":"Host","required":true}`, "needs a pattern"},
+		{"optional field", "https://{host}/authorize", `{"name":"host","label":"Host","required":false,"pattern":"^x$"}`, "must then be required"},
+	}
+	for _, tc := range tests {
+		doc := `{"providers":[` + strings.NewReplacer("AUTH", tc.authorize, "FIELDS", tc.fields).Replace(entry) + `]}`
+		_, err := Parse([]byte(doc))
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
 func TestTokenGivenAPIBaseAndKeyedLimits(t *testing.T) {
 	t.Parallel()
 	c, err := Load()

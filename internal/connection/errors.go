@@ -73,4 +73,6 @@ var (
 	ErrConsentDenied  = errors.New("access was denied at the provider's consent page; nothing was changed; start again and approve to connect")
 	ErrRefreshBlocked = errors.New("token refresh is backing off after repeated failures")
 	ErrNoCredentials  = errors.New("the connection holds no credentials; reconnect it")
+	// ErrCallbackSignature refuses a redirect whose provider signature does not verify.
+	ErrCallbackSignature = errors.New("the provider's redirect is not signed by the provider (it may have been altered); start the connection again")
 )

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -140,7 +141,7 @@ func (s *Service) Connect(ctx context.Context, ws *store.Workspace, req ConnectR
 			return nil, "", err
 		}
 		c.ScopesRequested = scopes
-		c.Endpoint = p.URLs.API
+		c.Endpoint = p.Resolve(req.Config).URLs.API
 		var url string
 		err = s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 			if err := tx.CreateConnection(ctx, c); err != nil {
@@ -229,6 +230,10 @@ func (s *Service) oauthConfig(p *catalog.Provider, scopes []string) *oauth2.Conf
 		style = oauth2.AuthStyleInHeader
 	}
 	cl := s.cfg.Clients[p.ID]
+	if p.ScopeSeparator != "" && len(scopes) > 0 {
+		// x/oauth2 joins scopes with spaces; one pre-joined entry keeps the provider's separator.
+		scopes = []string{strings.Join(scopes, p.ScopeSeparator)}
+	}
 	return &oauth2.Config{
 		ClientID:     cl.ID,
 		ClientSecret: cl.Secret,
@@ -240,6 +245,7 @@ func (s *Service) oauthConfig(p *catalog.Provider, scopes []string) *oauth2.Conf
 
 // authorize records a single-use state with its PKCE verifier and returns the authorize URL.
 func (s *Service) authorize(ctx context.Context, tx *store.Tx, p *catalog.Provider, c *store.Connection, purpose string, scopes []string, allowChange bool, actor string) (string, error) {
+	p = p.Resolve(c.Config)
 	if s.cfg.Clients[p.ID].ID == "" {
 		return "", invalid("provider", "%s is not configured on this server: set PATCHBAY_%s_CLIENT_ID and PATCHBAY_%s_CLIENT_SECRET", p.Name, strings.ToUpper(p.ID), strings.ToUpper(p.ID))
 	}
@@ -269,6 +275,14 @@ type CallbackResult struct {
 
 // Callback finishes a connect or reconnect from the provider's redirect.
 func (s *Service) Callback(ctx context.Context, state, code, providerErr string) (*CallbackResult, error) {
+	return s.CallbackQuery(ctx, url.Values{"state": {state}, "code": {code}, "error": {providerErr}})
+}
+
+// CallbackQuery finishes a connect or reconnect from the whole query of the
+// provider's redirect (state, code or error, and whatever the provider signs,
+// which a connector implementing connector.CallbackVerifier checks).
+func (s *Service) CallbackQuery(ctx context.Context, query url.Values) (*CallbackResult, error) {
+	state, code, providerErr := query.Get("state"), query.Get("code"), query.Get("error")
 	if state == "" {
 		return nil, ErrInvalidState
 	}
@@ -292,12 +306,19 @@ func (s *Service) Callback(ctx context.Context, state, code, providerErr string)
 	if !ok {
 		return nil, fmt.Errorf("callback: provider %q left the catalog", st.Provider)
 	}
+	p = p.Resolve(c.Config)
 	if providerErr != "" {
 		s.event(ctx, c, "connection.consent_denied", fmt.Sprintf("%s consent was not given (%s)", p.Name, providerErr))
 		return &CallbackResult{Connection: c, Purpose: st.Purpose}, ErrConsentDenied
 	}
 	if code == "" {
 		return nil, invalid("code", "the provider's redirect carried no code")
+	}
+	if cv, ok := s.connector(p.ID).(connector.CallbackVerifier); ok {
+		if err := cv.VerifyCallback(query, s.cfg.Clients[p.ID].Secret, c.Config); err != nil {
+			s.event(ctx, c, "connection.callback_refused", fmt.Sprintf("%s redirect refused: %s", p.Name, err))
+			return &CallbackResult{Connection: c, Purpose: st.Purpose}, fmt.Errorf("%w: %w", ErrCallbackSignature, err)
+		}
 	}
 	verifier, err := s.cfg.Vault.Open(st.Verifier, []byte(c.ID))
 	if err != nil {
@@ -316,9 +337,11 @@ func (s *Service) Callback(ctx context.Context, state, code, providerErr string)
 	if err != nil {
 		return nil, &ProviderError{Op: "identify the " + p.Name + " account", Err: err}
 	}
-	if want := c.Config["portal_id"]; want != "" && want != acct.ID {
-		s.revokeCreds(ctx, p, c, creds)
-		return nil, &AccountMismatchError{Was: want, Now: acct.ID}
+	for _, f := range p.ConfigFields {
+		if want := c.Config[f.Name]; f.Account && want != "" && !strings.EqualFold(want, acct.ID) {
+			s.revokeCreds(ctx, p, c, creds)
+			return nil, &AccountMismatchError{Was: want, Now: acct.ID}
+		}
 	}
 	if c.AccountID != "" && c.AccountID != acct.ID && !st.AllowAccountChange {
 		s.revokeCreds(ctx, p, c, creds)
@@ -413,6 +436,9 @@ const (
 func (s *Service) markConnected(c *store.Connection, acct connector.Account, now time.Time) {
 	c.Status, c.Reason, c.ReasonDetail, c.LastError = StatusConnected, ReasonNone, "", ""
 	c.AccountID, c.AccountName, c.AccountEmail = acct.ID, acct.Name, acct.Email
+	if acct.Endpoint != "" {
+		c.Endpoint = acct.Endpoint
+	}
 	c.ConnectedAt, c.LastActivityAt, c.LastCheckedAt = now, now, now
 	c.RefreshFailures, c.RefreshBlockedUntil = 0, time.Time{}
 }

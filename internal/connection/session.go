@@ -34,6 +34,11 @@ const (
 // session builds an authenticated session for c.
 func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connector.Credentials, mode sessionMode) connector.Session {
 	live := mode != sessionFixed
+	p = p.Resolve(c.Config)
+	limit := transport.Limit{Requests: p.RateLimit.Requests, Period: p.RateLimit.PeriodDuration(), Concurrency: p.RateLimit.Concurrency}
+	if cl := p.RateLimit.Cost; cl != nil {
+		limit.CostBucket, limit.CostRestore = cl.Bucket, cl.RestorePerSecond
+	}
 	opts := transport.Options{Base: s.cfg.HTTP.Transport}
 	if per := p.RateLimit.Per; per != "" {
 		// The documented limit counts per resource (an Airtable base): each
@@ -43,7 +48,7 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 			return s.budgets.Get(c.ID+"/"+per+"/"+key, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
 		}
 	} else {
-		opts.Budget = s.budgets.Get(c.ID, p.RateLimit.Requests, p.RateLimit.PeriodDuration())
+		opts.Budget = s.budgets.For(c.ID, limit)
 	}
 	current := creds
 	authorize := func(ctx context.Context, req *http.Request) error {
@@ -54,7 +59,7 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 			}
 			current = fresh
 		}
-		setAuth(req, current)
+		setAuth(req, p.APIAuth, current)
 		return nil
 	}
 	opts.Authorize = authorize
@@ -74,7 +79,11 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 			}
 		}
 	}
-	return connector.Session{HTTP: transport.New(opts).Client(), BaseURL: apiBase(p, c, creds), Config: c.Config, Creds: creds}
+	sess := connector.Session{HTTP: transport.New(opts).Client(), BaseURL: apiBase(p, c, creds), Config: c.Config, Creds: creds, IdentityURL: p.URLs.Identity}
+	if m := opts.Budget.Meter(); m != nil {
+		sess.Meter = m
+	}
+	return sess
 }
 
 // apiBase is where a connection's API calls go: the host its token response
@@ -92,12 +101,22 @@ func apiBase(p *catalog.Provider, c *store.Connection, creds connector.Credentia
 	return p.URLs.API
 }
 
-func setAuth(req *http.Request, creds connector.Credentials) {
-	switch {
-	case creds.AccessToken != "":
-		req.Header.Set("Authorization", "Bearer "+creds.AccessToken)
-	case creds.APIKey != "":
-		req.Header.Set("Authorization", "Bearer "+creds.APIKey)
+// setAuth puts the credentials on a request the way the catalog entry says.
+func setAuth(req *http.Request, a catalog.APIAuth, creds connector.Credentials) {
+	secret := creds.AccessToken
+	if secret == "" {
+		secret = creds.APIKey
+	}
+	if secret == "" {
+		return
+	}
+	switch a.Style {
+	case catalog.APIAuthBasic:
+		req.SetBasicAuth("patchbay", secret)
+	case catalog.APIAuthHeader:
+		req.Header.Set(a.Header, a.Prefix+secret)
+	default:
+		req.Header.Set("Authorization", "Bearer "+secret)
 	}
 }
 
@@ -197,6 +216,7 @@ func (s *Service) doRefresh(ctx context.Context, connID, failed string, within t
 	if !ok {
 		return connector.Credentials{}, fmt.Errorf("refresh %s: provider %q left the catalog", connID, c.Provider)
 	}
+	p = p.Resolve(c.Config)
 	src := s.oauthConfig(p, c.ScopesGranted).TokenSource(s.tokenCtx(ctx), &oauth2.Token{RefreshToken: creds.RefreshToken})
 	tok, rerr := src.Token()
 	if rerr != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -31,6 +32,29 @@ type Session struct {
 	BaseURL string            // API base URL without trailing slash (the real provider or its fake)
 	Config  map[string]string // provider-specific settings given at connect time
 	Creds   Credentials       // read-only; for calls that carry the token in the URL or body
+	// IdentityURL is the provider's account-lookup endpoint outside the API
+	// base, when it has one (catalog urls.identity).
+	IdentityURL string
+	// Meter is the connection's cost budget for providers that meter by
+	// query cost (catalog rate_limit.cost); nil for the others.
+	Meter CostMeter
+}
+
+// CostMeter paces a connection whose provider meters requests by cost in a
+// leaky bucket of points. Take waits until cost points are free by the
+// meter's model of the bucket and spends them; Done ends that request, with
+// the provider's report of the bucket when the answer carried one (nil
+// otherwise), which corrects the model.
+type CostMeter interface {
+	Take(ctx context.Context, cost float64) error
+	Done(cost float64, report *CostReport)
+}
+
+// CostReport is a provider's account of its cost bucket after a request.
+type CostReport struct {
+	Available        float64
+	Maximum          float64
+	RestorePerSecond float64
 }
 
 // Account identifies who the credentials belong to at the provider.
@@ -46,6 +70,10 @@ type Account struct {
 	// Usage is the provider's request quota as last reported, when it has one
 	// (Salesforce's daily API requests); nil otherwise.
 	Usage *Usage `json:"-"`
+	// Endpoint is the API base URL this account is served from, for providers
+	// that decide it per account (Mailchimp's data centre); "" to keep the
+	// catalog's. The connection stores it and later sessions use it.
+	Endpoint string `json:"-"`
 }
 
 // Usage is how much of a provider's request quota an account has spent.
@@ -108,6 +136,30 @@ type Connector interface {
 // Revoker is implemented by connectors whose provider can revoke a grant.
 type Revoker interface {
 	Revoke(ctx context.Context, s Session) error
+}
+
+// CallbackVerifier is implemented by connectors whose provider signs the OAuth
+// redirect (Shopify's hmac parameter). The connection service calls it with
+// the callback's whole query before exchanging the code, with Patchbay's client
+// secret and the connection's config; an error refuses the callback.
+type CallbackVerifier interface {
+	VerifyCallback(query url.Values, clientSecret string, config map[string]string) error
+}
+
+// WebhookEvent is what a provider's signed webhook says about a grant.
+type WebhookEvent struct {
+	Topic   string
+	Account string // the provider account the event is about (a store domain)
+	// Revoked says the grant ended at the provider (an app uninstalled): the
+	// account's connections turn red with authorization_revoked.
+	Revoked bool
+}
+
+// WebhookVerifier is implemented by connectors whose provider sends signed
+// lifecycle webhooks. VerifyWebhook checks the signature of the raw body with
+// Patchbay's client secret and says what the webhook means.
+type WebhookVerifier interface {
+	VerifyWebhook(header http.Header, body []byte, clientSecret string) (WebhookEvent, error)
 }
 
 // Registry maps provider ids to connectors. It is built explicitly at start-up

@@ -179,6 +179,12 @@ func (s *Store) AllConnections(ctx context.Context) ([]*Connection, error) {
 	return s.listConnections(ctx, `SELECT `+connectionColumns+` FROM connections ORDER BY id`)
 }
 
+// ConnectionsByAccount returns every connection, in any workspace, to one
+// provider account (provider webhooks name the account, not a connection).
+func (s *Store) ConnectionsByAccount(ctx context.Context, provider, accountID string) ([]*Connection, error) {
+	return s.listConnections(ctx, `SELECT `+connectionColumns+` FROM connections WHERE provider=? AND account_id=? ORDER BY id`, provider, accountID)
+}
+
 func (s *Store) listConnections(ctx context.Context, q string, args ...any) ([]*Connection, error) {
 	rows, err := s.query(ctx, s.read, q, args...)
 	if err != nil {

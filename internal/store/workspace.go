@@ -42,6 +42,18 @@ func (s *Store) SetPlan(ctx context.Context, id, plan string) error {
 	return err
 }
 
+// SetPlan changes a workspace's plan inside a transaction.
+func (t *Tx) SetPlan(ctx context.Context, id, plan string) error {
+	res, err := t.s.exec(ctx, t.tx, `UPDATE workspaces SET plan=? WHERE id=?`, plan, id)
+	if err != nil {
+		return fmt.Errorf("set plan of %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("workspace %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 // Token is an API token; only its hash is stored.
 type Token struct {
 	ID          string

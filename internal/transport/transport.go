@@ -22,6 +22,8 @@ import (
 // provider), shared by syncs, enrichment and probes.
 type Budget struct {
 	limiter *rate.Limiter
+	sem     chan struct{} // nil: no cap on simultaneous requests
+	cost    *CostBucket   // nil: the provider does not meter by cost
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -41,6 +43,45 @@ func NewBudget(requests int, period time.Duration) *Budget {
 	perSecond := float64(requests) / (period + jitterAllowance).Seconds() * 0.97
 	burst := max(1, requests*3/100)
 	return &Budget{limiter: rate.NewLimiter(rate.Limit(perSecond), burst)}
+}
+
+// Limit is everything a Budget enforces.
+type Limit struct {
+	Requests    int
+	Period      time.Duration
+	Concurrency int // simultaneous requests at most; 0 = no cap
+	// CostBucket and CostRestore describe a cost-metered provider's bucket
+	// (points, points per second); 0 when it meters by request count only.
+	CostBucket, CostRestore float64
+}
+
+// NewBudgetFor returns a budget enforcing l.
+func NewBudgetFor(l Limit) *Budget {
+	b := NewBudget(l.Requests, l.Period)
+	if l.Concurrency > 0 {
+		b.sem = make(chan struct{}, l.Concurrency)
+	}
+	if l.CostBucket > 0 && l.CostRestore > 0 {
+		b.cost = NewCostBucket(l.CostBucket, l.CostRestore)
+	}
+	return b
+}
+
+// Meter is the budget's cost bucket, nil unless the provider meters by cost.
+func (b *Budget) Meter() *CostBucket { return b.cost }
+
+// acquire takes one of the budget's connection slots; release gives it back.
+func (b *Budget) acquire(ctx context.Context) (release func(), err error) {
+	if b.sem == nil {
+		return func() {}, nil
+	}
+	select {
+	case b.sem <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-b.sem }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Wait blocks until a request may be sent.
@@ -84,6 +125,18 @@ func (b *Budget) PausedUntil() time.Time {
 // the provider: the provider counts arrival times, and for a limit of a few
 // requests a second 3 % of the window is only tens of milliseconds.
 const jitterAllowance = 150 * time.Millisecond
+
+// For returns the budget for key, creating it to enforce l.
+func (bs *Budgets) For(key string, l Limit) *Budget {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	b, ok := bs.m[key]
+	if !ok {
+		b = NewBudgetFor(l)
+		bs.m[key] = b
+	}
+	return b
+}
 
 // Budgets holds one Budget per key (a connection id), created on first use.
 type Budgets struct {
@@ -206,7 +259,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
+		release, err := t.o.Budget.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
 		resp, err := t.o.Base.RoundTrip(out)
+		if err != nil {
+			release()
+		} else {
+			// The slot is held until the body is read and closed: the
+			// provider counts the connection open until then.
+			resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+		}
 		last := attempt >= t.o.Retries
 		if err != nil {
 			if ctx.Err() != nil {
@@ -286,6 +350,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// releasingBody gives the budget's connection slot back when it is closed.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
 }
 
 func drain(resp *http.Response) {

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -58,6 +59,19 @@ type Options struct {
 	RatePenalty time.Duration
 
 	Objects []string // objects the record control accepts; empty = any
+
+	// Credential extracts the token or key of an API request; the default
+	// reads "Authorization: Bearer <token>". Providers that take it elsewhere
+	// (Shopify's X-Shopify-Access-Token, Mailchimp's HTTP Basic password) set it.
+	Credential func(r *http.Request) string
+	// SeedID names a record seeded through the control surface without an
+	// id, for providers whose ids derive from the record (Mailchimp's
+	// subscriber hash); "" or nil falls back to the next numeric id.
+	SeedID func(object string, fields map[string]string) string
+	// SignRedirect adds provider parameters to an approving redirect after
+	// code and state are set (Shopify's shop, timestamp and hmac). account is
+	// the account that signed in, "" for the default one.
+	SignRedirect func(q url.Values, account string)
 
 	Errors Errors
 	// TokenResponse renders a successful token endpoint answer; the default is
@@ -221,7 +235,7 @@ func (k *Kit) Guard(w http.ResponseWriter, r *http.Request) (Call, bool) {
 		k.unavailable(w, r)
 		return Call{}, false
 	}
-	info, failure := k.lookupLocked(bearer(r), now)
+	info, failure := k.lookupLocked(k.credential(r), now)
 	if failure != "" {
 		k.stats.Unauthorized++
 		k.mu.Unlock()
@@ -338,6 +352,9 @@ func (k *Kit) Records(account, object string) *Store {
 	s, ok := k.records[key]
 	if !ok {
 		s = newStore(k.now)
+		if k.o.SeedID != nil {
+			s.seedID = func(fields map[string]string) string { return k.o.SeedID(object, fields) }
+		}
 		k.records[key] = s
 	}
 	return s
@@ -347,6 +364,16 @@ func (k *Kit) Records(account, object string) *Store {
 func (k *Kit) knowsObject(object string) bool {
 	return object != "" && (len(k.o.Objects) == 0 || slices.Contains(k.o.Objects, object))
 }
+
+func (k *Kit) credential(r *http.Request) string {
+	if k.o.Credential != nil {
+		return k.o.Credential(r)
+	}
+	return bearer(r)
+}
+
+// Credential is the token or key an API request carries, as Guard reads it.
+func (k *Kit) Credential(r *http.Request) string { return k.credential(r) }
 
 func (k *Kit) unauthorized(w http.ResponseWriter, r *http.Request, f AuthFailure) {
 	if k.o.Errors.Unauthorized != nil {

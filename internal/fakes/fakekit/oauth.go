@@ -294,9 +294,10 @@ func (k *Kit) parseAuthorize(q url.Values) (authorizeRequest, string) {
 		clientID:    q.Get("client_id"),
 		redirectURI: q.Get("redirect_uri"),
 		state:       q.Get("state"),
-		scopes:      strings.Fields(q.Get("scope") + " " + q.Get("optional_scope")),
-		challenge:   q.Get("code_challenge"),
-		method:      q.Get("code_challenge_method"),
+		// Space-separated as RFC 6749 says, or comma-separated as Shopify has it.
+		scopes:    strings.FieldsFunc(q.Get("scope")+" "+q.Get("optional_scope"), func(r rune) bool { return r == ' ' || r == ',' }),
+		challenge: q.Get("code_challenge"),
+		method:    q.Get("code_challenge_method"),
 	}
 	switch {
 	case k.o.ClientID != "" && req.clientID != k.o.ClientID:
@@ -394,6 +395,9 @@ func (k *Kit) consentDecision(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.state != "" {
 		q.Set("state", req.state)
+	}
+	if k.o.SignRedirect != nil && q.Get("code") != "" {
+		k.o.SignRedirect(q, strings.TrimSpace(r.PostForm.Get("account")))
 	}
 	target.RawQuery = q.Encode()
 	http.Redirect(w, r, target.String(), http.StatusFound)

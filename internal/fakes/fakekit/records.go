@@ -32,7 +32,8 @@ func (r Record) clone() Record {
 // strings handed out in increasing order, so they are stable and sort the
 // way a provider's numeric ids do.
 type Store struct {
-	now func() time.Time
+	now    func() time.Time
+	seedID func(fields map[string]string) string // nil: numeric ids
 
 	mu   sync.Mutex
 	byID map[string]*Record
@@ -110,6 +111,9 @@ func (s *Store) Seed(records []map[string]any) []Record {
 	_ = s.Tx(func(tx *Tx) error {
 		for _, raw := range records {
 			id, fields := seedFields(raw)
+			if id == "" && s.seedID != nil {
+				id = s.seedID(fields)
+			}
 			if id == "" {
 				out = append(out, tx.Create(fields))
 			} else {

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+
+	"patchbay/internal/catalog"
+	"patchbay/internal/connection"
+	"patchbay/internal/store"
+)
+
+// plans are the plans a workspace can be on, lowest first; a plan includes
+// the integrations of its tier and of every tier before it.
+var plans = []string{catalog.TierStandard, catalog.TierPremium}
+
+type workspaceView struct {
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Plan  string   `json:"plan"`
+	Plans []string `json:"plans"`
+	// Premium lists the catalog's integrations that need the premium plan.
+	Premium []string `json:"premium_integrations"`
+}
+
+func (h *Handler) viewWorkspace(ws *store.Workspace) workspaceView {
+	v := workspaceView{ID: ws.ID, Name: ws.Name, Plan: ws.Plan, Plans: plans, Premium: []string{}}
+	for _, p := range h.conns.Catalog().All() {
+		if p.Tier == catalog.TierPremium {
+			v.Premium = append(v.Premium, p.ID)
+		}
+	}
+	return v
+}
+
+// registerWorkspace mounts the workspace's own settings: its plan.
+func (h *Handler) registerWorkspace(mux *http.ServeMux) {
+	mux.Handle("GET /api/v1/workspace", h.authenticated(func(w http.ResponseWriter, r *http.Request, pr *Principal) {
+		writeJSON(w, http.StatusOK, h.viewWorkspace(pr.Workspace))
+	}))
+	mux.Handle("PATCH /api/v1/workspace", h.authenticated(h.patchWorkspace))
+}
+
+func (h *Handler) patchWorkspace(w http.ResponseWriter, r *http.Request, pr *Principal) {
+	var body struct {
+		Plan *string `json:"plan"`
+	}
+	if err := decode(r, &body); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ws := *pr.Workspace
+	if body.Plan != nil && *body.Plan != ws.Plan {
+		if !slices.Contains(plans, *body.Plan) {
+			h.fail(w, r, &connection.ValidationError{Fields: []catalog.FieldError{{Field: "plan",
+				Message: fmt.Sprintf("%q is not a plan; choose one of %v", *body.Plan, plans)}}})
+			return
+		}
+		prev := ws.Plan
+		ws.Plan = *body.Plan
+		err := h.store.InTx(r.Context(), func(tx *store.Tx) error {
+			if err := tx.SetPlan(r.Context(), ws.ID, ws.Plan); err != nil {
+				return err
+			}
+			return tx.AddEvent(r.Context(), &store.Event{WorkspaceID: ws.ID, Kind: "workspace.plan_changed",
+				Message: fmt.Sprintf("plan changed from %s to %s by %s", prev, ws.Plan, pr.Token.Name),
+				Data:    map[string]any{"from": prev, "to": ws.Plan}})
+		})
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, h.viewWorkspace(&ws))
+}
+
+// registerProviderWebhooks mounts the receiver of providers' signed lifecycle
+// webhooks (Shopify's app/uninstalled). It is not under /api/v1: the provider
+// authenticates by signing the body, not with a Patchbay token.
+func (h *Handler) registerProviderWebhooks(mux *http.ServeMux) {
+	mux.HandleFunc("POST /webhooks/providers/{provider}", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil {
+			writeProblem(w, Problem{Status: http.StatusRequestEntityTooLarge, Detail: "webhook bodies are limited to 1 MiB"})
+			return
+		}
+		n, err := h.conns.ProviderWebhook(r.Context(), r.PathValue("provider"), r.Header, body)
+		if errors.Is(err, connection.ErrWebhookSignature) {
+			h.log.WarnContext(r.Context(), "provider webhook refused", "provider", r.PathValue("provider"), "err", err)
+			writeProblem(w, Problem{Type: "/problems/webhook-signature", Title: "Bad signature", Status: http.StatusUnauthorized, Detail: err.Error()})
+			return
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"connections_changed": n})
+	})
+}

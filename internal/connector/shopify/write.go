@@ -1,0 +1,202 @@
+package shopify
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"patchbay/internal/connector"
+)
+
+// customerInput are the CustomerInput fields Patchbay writes; the others a
+// read returns are Shopify's own (read-only).
+var (
+	customerInput    = []string{"email", "firstName", "lastName", "phone", "note", "tags"}
+	customerReadOnly = []string{"state", "numberOfOrders", "createdAt", "updatedAt", "displayName", "amountSpent"}
+)
+
+type customerWrite struct {
+	index int
+	id    string // gid when updating
+	input map[string]any
+}
+
+// Write creates or updates customers, up to 10 in one request as aliased
+// customerCreate/customerUpdate mutations (10 points each). Records with an
+// id are updated; matched by email, the store is asked first (one query for
+// the whole batch) and the customer found is updated, else created.
+func (c *Connector) Write(ctx context.Context, s connector.Session, req connector.WriteRequest) ([]connector.WriteResult, error) {
+	if req.Object != "customers" {
+		return nil, &connector.Error{Class: connector.ClassInvalid, Message: fmt.Sprintf("Patchbay writes Shopify customers only, not %q", req.Object)}
+	}
+	results := make([]connector.WriteResult, len(req.Records))
+	var writes []customerWrite
+	for i, rec := range req.Records {
+		results[i].Index = i
+		w, err := buildCustomer(i, rec)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		writes = append(writes, w)
+	}
+	for start := 0; start < len(writes); start += batchMax {
+		chunk := writes[start:min(start+batchMax, len(writes))]
+		if req.MatchField == "email" {
+			if err := c.matchByEmail(ctx, s, chunk); err != nil {
+				return nil, err
+			}
+		}
+		if err := c.mutate(ctx, s, chunk, results); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+func buildCustomer(i int, rec connector.Record) (customerWrite, error) {
+	w := customerWrite{index: i, input: map[string]any{}}
+	if rec.ID != "" {
+		w.id = rec.ID
+		if !strings.HasPrefix(w.id, "gid://") {
+			w.id = "gid://shopify/Customer/" + w.id
+		}
+	}
+	for k, v := range rec.Fields {
+		switch {
+		case k == "id":
+		case k == "tags":
+			w.input["tags"] = splitTags(v)
+		case slices.Contains(customerInput, k):
+			if v == nil {
+				v = ""
+			}
+			w.input[k] = fmt.Sprint(v)
+		case slices.Contains(customerReadOnly, k):
+		default:
+			return w, &connector.Error{Class: connector.ClassInvalid,
+				Message: fmt.Sprintf("%q is not a Shopify customer field Patchbay can write (%s)", k, strings.Join(customerInput, ", "))}
+		}
+	}
+	return w, nil
+}
+
+func splitTags(v any) []string {
+	out := []string{}
+	var raw []string
+	switch t := v.(type) {
+	case string:
+		raw = strings.Split(t, ",")
+	case []string:
+		raw = t
+	case []any:
+		for _, x := range t {
+			raw = append(raw, fmt.Sprint(x))
+		}
+	}
+	for _, t := range raw {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// matchByEmail finds the customers of a chunk that have no id by their
+// e-mail address, all in one query (3 points each).
+func (c *Connector) matchByEmail(ctx context.Context, s connector.Session, chunk []customerWrite) error {
+	var decls, fields []string
+	vars := map[string]any{}
+	var asked []int
+	for i, w := range chunk {
+		email, _ := w.input["email"].(string)
+		if w.id != "" || email == "" {
+			continue
+		}
+		decls = append(decls, fmt.Sprintf("$q%d: String!", i))
+		fields = append(fields, fmt.Sprintf("m%d: customers(first: 1, query: $q%d) { nodes { id } }", i, i))
+		vars[fmt.Sprintf("q%d", i)] = "email:'" + strings.ReplaceAll(email, "'", "") + "'"
+		asked = append(asked, i)
+	}
+	if len(asked) == 0 {
+		return nil
+	}
+	doc := "query(" + strings.Join(decls, ", ") + ") {\n  " + strings.Join(fields, "\n  ") + "\n}"
+	var out map[string]struct {
+		Nodes []struct {
+			ID string `json:"id"`
+		} `json:"nodes"`
+	}
+	if err := c.query(ctx, s, 3*len(asked), doc, vars, &out); err != nil {
+		return err
+	}
+	for _, i := range asked {
+		if n := out[fmt.Sprintf("m%d", i)].Nodes; len(n) > 0 {
+			chunk[i].id = n[0].ID
+		}
+	}
+	return nil
+}
+
+// mutate sends a chunk's creates and updates as one aliased mutation.
+func (c *Connector) mutate(ctx context.Context, s connector.Session, chunk []customerWrite, results []connector.WriteResult) error {
+	decls := make([]string, 0, len(chunk))
+	fields := make([]string, 0, len(chunk))
+	vars := map[string]any{}
+	for i, w := range chunk {
+		op := "customerCreate"
+		input := w.input
+		if w.id != "" {
+			op = "customerUpdate"
+			input = map[string]any{"id": w.id}
+			for k, v := range w.input {
+				input[k] = v
+			}
+		}
+		decls = append(decls, fmt.Sprintf("$i%d: CustomerInput!", i))
+		fields = append(fields, fmt.Sprintf("w%d: %s(input: $i%d) { customer { id } userErrors { field message } }", i, op, i))
+		vars[fmt.Sprintf("i%d", i)] = input
+	}
+	doc := "mutation(" + strings.Join(decls, ", ") + ") {\n  " + strings.Join(fields, "\n  ") + "\n}"
+	var out map[string]*struct {
+		Customer *struct {
+			ID string `json:"id"`
+		} `json:"customer"`
+		UserErrors []struct {
+			Field   []string `json:"field"`
+			Message string   `json:"message"`
+		} `json:"userErrors"`
+	}
+	if err := c.query(ctx, s, mutationCost*len(chunk), doc, vars, &out); err != nil {
+		return err
+	}
+	for i, w := range chunk {
+		r := &results[w.index]
+		p := out[fmt.Sprintf("w%d", i)]
+		switch {
+		case p == nil:
+			r.Err = &connector.Error{Class: connector.ClassUnknown, Message: "Shopify answered nothing for this customer"}
+		case len(p.UserErrors) > 0:
+			msgs := make([]string, 0, len(p.UserErrors))
+			for _, e := range p.UserErrors {
+				msgs = append(msgs, strings.Join(e.Field, ".")+": "+e.Message)
+			}
+			class := connector.ClassInvalid
+			if w.id != "" && slices.ContainsFunc(p.UserErrors, func(e struct {
+				Field   []string `json:"field"`
+				Message string   `json:"message"`
+			}) bool {
+				return strings.Contains(e.Message, "does not exist")
+			}) {
+				class = connector.ClassNotFound
+			}
+			r.Err = &connector.Error{Class: class, Message: strings.Join(msgs, "; ")}
+		case p.Customer == nil:
+			r.Err = &connector.Error{Class: connector.ClassUnknown, Message: "Shopify returned no customer"}
+		default:
+			r.ID, r.Created = p.Customer.ID, w.id == ""
+		}
+	}
+	return nil
+}
