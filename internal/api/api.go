@@ -19,6 +19,7 @@ type Handler struct {
 	conns *connection.Service
 	log   *slog.Logger
 	now   func() time.Time
+	data  *DataDeps // tables and syncs (tables.go); nil leaves those routes out
 }
 
 // New returns the API handler.
@@ -44,6 +45,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	api("POST /api/v1/connections/{id}/test", h.test)
 	api("POST /api/v1/connections/{id}/disconnect", h.disconnect)
 	api("GET /api/v1/events", h.events)
+	h.registerData(mux, api)
 	mux.Handle("/api/", h.authenticated(func(w http.ResponseWriter, r *http.Request, _ *Principal) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such API route: " + r.Method + " " + r.URL.Path})
 	}))

@@ -62,6 +62,7 @@ type App struct {
 	Log     *slog.Logger
 	Token   string // the bootstrap API token value (printed by demo)
 	handler http.Handler
+	data    *dataParts
 	metrics *prometheus.Registry
 	wg      sync.WaitGroup
 }
@@ -115,15 +116,17 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	providerCalls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patchbay_provider_requests_total",
 		Help: "Requests sent to providers, by provider and HTTP status class."}, []string{"provider", "status"})
 	metrics.MustRegister(providerCalls)
+	data := &dataParts{}
 	conns := connection.New(connection.Config{
 		Store: st, Vault: v, Catalog: cat, Connectors: reg, Clients: clients,
-		RedirectURL: o.BaseURL + "/oauth/callback", Logger: log,
+		RedirectURL: o.BaseURL + "/oauth/callback", Logger: log, AfterReconnect: data.afterReconnect,
 		OnProviderCall: func(provider string, status int) {
 			providerCalls.WithLabelValues(provider, fmt.Sprintf("%dxx", status/100)).Inc()
 		},
 	})
-	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics}
+	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics, data: data}
 	a.API = api.New(st, conns, log)
+	a.wireData(data, o.BaseURL, clients)
 	if err := a.bootstrap(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -199,6 +202,10 @@ func (a *App) Handler() http.Handler { return a.handler }
 // requests, lets running ones finish (up to 15 s) and stops background work.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	if err := a.data.scheduler.Start(ctx); err != nil {
+		return err
+	}
+	defer a.data.scheduler.Stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -24,6 +24,7 @@ type Config struct {
 	BootstrapToken string        // secret
 	LogLevel       string        // debug, info, warn, error
 	ProbeInterval  time.Duration // health probe interval
+	RunRetention   time.Duration // sync runs older than this are deleted (the newest of each sync stay)
 	Clients        map[string]Client
 }
 
@@ -44,7 +45,7 @@ type option struct {
 // environment. lookup is os.LookupEnv in production.
 func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), providers []string) (*Config, error) {
 	c := &Config{Clients: map[string]Client{}}
-	var probe string
+	var probe, retention string
 	opts := []option{
 		{"addr", "PATCHBAY_ADDR", "listen address", false, &c.Addr},
 		{"data", "PATCHBAY_DATA", "data folder (SQLite file, generated master key)", false, &c.DataDir},
@@ -52,8 +53,9 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		{"public-url", "PATCHBAY_PUBLIC_URL", "URL browsers use to reach Patchbay (OAuth redirect base)", false, &c.PublicURL},
 		{"log-level", "PATCHBAY_LOG_LEVEL", "debug, info, warn or error", false, &c.LogLevel},
 		{"probe-interval", "PATCHBAY_PROBE_INTERVAL", "how often each connection is probed", false, &probe},
+		{"run-retention", "PATCHBAY_RUN_RETENTION", "how long sync run history is kept", false, &retention},
 	}
-	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m"}
+	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m", "run-retention": "720h"}
 	for _, o := range opts {
 		def := defaults[o.name]
 		if v, ok := lookup(o.env); ok {
@@ -94,6 +96,9 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		return nil, fmt.Errorf("probe-interval %q: want a duration of at least 1s, like 5m", probe)
 	}
 	c.ProbeInterval = d
+	if c.RunRetention, err = time.ParseDuration(retention); err != nil || c.RunRetention < time.Hour {
+		return nil, fmt.Errorf("run-retention %q: want a duration of at least 1h, like 720h", retention)
+	}
 	return c, c.validate()
 }
 
