@@ -49,6 +49,8 @@ type Options struct {
 	// Connectors is the connector registry; nil means the built-in one.
 	Connectors *connector.Registry
 	Logger     *slog.Logger
+	// Catalog adjusts the loaded catalog (tests: rate limits, page sizes).
+	Catalog func(*catalog.Catalog) *catalog.Catalog
 }
 
 // App is one assembled process.
@@ -90,6 +92,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		if f.ClientID != "" {
 			clients[id] = connection.ClientCredentials{ID: f.ClientID, Secret: f.ClientSecret}
 		}
+	}
+	if o.Catalog != nil {
+		cat = o.Catalog(cat)
 	}
 	key, err := masterKey(cfg)
 	if err != nil {

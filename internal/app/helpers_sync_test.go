@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -30,3 +32,5 @@ func waitRun(t *testing.T, e *apptest.Env, syncID string, ok func(*store.Run) bo
 	t.Fatalf("no matching run of %s within 20s", syncID)
 	return nil
 }
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

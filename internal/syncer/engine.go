@@ -336,14 +336,14 @@ func (r *run) session(ctx context.Context) (connector.Session, connector.Connect
 
 // inboundState is kept in the sync's cursor, saved with every page.
 type inboundState struct {
-	Key       string    `json:"key"`                  // mode and filter the pass started with; a change starts over
-	Since     time.Time `json:"since,omitzero"`       // incremental: this pass reads records modified at or after
-	Cursor    string    `json:"cursor,omitempty"`     // position within the pass
-	HighWater time.Time `json:"high_water,omitzero"`  // newest modification seen in the pass
-	Started   time.Time `json:"started,omitzero"`     // when the pass began
-	Gen       string    `json:"gen,omitempty"`        // full refresh: the generation marking seen records
-	Pages     int       `json:"pages,omitempty"`      // pages committed in the pass
-	Completed time.Time `json:"completed,omitzero"`   // when the last pass finished
+	Key       string    `json:"key"`                   // mode and filter the pass started with; a change starts over
+	Since     time.Time `json:"since,omitzero"`        // incremental: this pass reads records modified at or after
+	Cursor    string    `json:"cursor,omitempty"`      // position within the pass
+	HighWater time.Time `json:"high_water,omitzero"`   // newest modification seen in the pass
+	Started   time.Time `json:"started,omitzero"`      // when the pass began
+	Gen       string    `json:"gen,omitempty"`         // full refresh: the generation marking seen records
+	Pages     int       `json:"pages,omitempty"`       // pages committed in the pass
+	Completed time.Time `json:"completed,omitzero"`    // when the last pass finished
 	Filtered  string    `json:"pushed_down,omitempty"` // the filter the provider applies, for the record
 }
 

@@ -91,7 +91,9 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 	if len(y.Mapping) == 0 {
 		bad("mapping", "map at least one field: [{\"source\": …, \"target\": …}]")
 	}
-	hasCol := func(n string) bool { return slices.ContainsFunc(cols, func(c store.Column) bool { return c.Name == n }) }
+	hasCol := func(n string) bool {
+		return slices.ContainsFunc(cols, func(c store.Column) bool { return c.Name == n })
+	}
 	hasField := func(n string) bool { return obj != nil && slices.Contains(obj.Fields, n) }
 	targets := map[string]bool{}
 	for i, m := range y.Mapping {

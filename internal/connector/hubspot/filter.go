@@ -79,4 +79,3 @@ func searchValue(op connector.Op, v any) string {
 	}
 	return s
 }
-

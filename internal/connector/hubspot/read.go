@@ -97,8 +97,8 @@ func (c *Connector) listSince(ctx context.Context, s connector.Session, req conn
 	prop := modifiedProperty(req.Object)
 	body := map[string]any{
 		"filterGroups": filterGroups(req.Filter, map[string]any{"propertyName": prop, "operator": "GTE", "value": strconv.FormatInt(since, 10)}),
-		"sorts": []any{map[string]any{"propertyName": prop, "direction": "ASCENDING"}},
-		"limit": limit,
+		"sorts":        []any{map[string]any{"propertyName": prop, "direction": "ASCENDING"}},
+		"limit":        limit,
 	}
 	if offset > 0 {
 		body["after"] = strconv.Itoa(offset)

@@ -53,6 +53,10 @@ type Options struct {
 
 	Objects []string // objects the record control accepts; empty = any
 
+	// OnChange is told, after the store unlocks, which records of an
+	// account's object a write created, changed or deleted (webhooks).
+	OnChange func(account, object string, changes []Change)
+
 	Errors Errors
 	// TokenResponse renders a successful token endpoint answer; the default is
 	// RFC 6749's access_token, token_type, expires_in, refresh_token, scope.
@@ -328,6 +332,9 @@ func (k *Kit) Records(account, object string) *Store {
 	s, ok := k.records[key]
 	if !ok {
 		s = newStore(k.now)
+		if k.o.OnChange != nil {
+			s.notify = func(ch []Change) { k.o.OnChange(account, object, ch) }
+		}
 		k.records[key] = s
 	}
 	return s

@@ -34,9 +34,18 @@ func (r Record) clone() Record {
 type Store struct {
 	now func() time.Time
 
-	mu   sync.Mutex
-	byID map[string]*Record
-	last int64 // highest numeric id handed out or seeded
+	mu     sync.Mutex
+	byID   map[string]*Record
+	last   int64 // highest numeric id handed out or seeded
+	notify func([]Change)
+}
+
+// Change is one record written by a store transaction.
+type Change struct {
+	Record  Record
+	Created bool
+	Deleted bool
+	Fields  []string // fields whose value changed (all of them on creation)
 }
 
 func newStore(now func() time.Time) *Store {
@@ -49,8 +58,20 @@ func newStore(now func() time.Time) *Store {
 // other Store methods.
 func (s *Store) Tx(fn func(tx *Tx) error) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn(&Tx{s: s})
+	tx := &Tx{s: s}
+	err := fn(tx)
+	s.mu.Unlock()
+	if s.notify != nil && len(tx.changes) > 0 {
+		s.notify(tx.changes)
+	}
+	return err
+}
+
+// Delete removes the record with id; it reports whether there was one.
+func (s *Store) Delete(id string) bool {
+	var ok bool
+	_ = s.Tx(func(tx *Tx) error { ok = tx.Delete(id); return nil })
+	return ok
 }
 
 // Get returns a copy of the record with id.
@@ -160,7 +181,36 @@ func Stringify(v any) string {
 }
 
 // Tx is a locked view of a Store; see Store.Tx.
-type Tx struct{ s *Store }
+type Tx struct {
+	s       *Store
+	changes []Change
+}
+
+// Delete removes the record with id.
+func (tx *Tx) Delete(id string) bool {
+	r, ok := tx.s.byID[id]
+	if ok {
+		delete(tx.s.byID, id)
+		tx.changes = append(tx.changes, Change{Record: r.clone(), Deleted: true})
+	}
+	return ok
+}
+
+func changedFields(old, now map[string]string) []string {
+	var out []string
+	for k, v := range now {
+		if old[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range old {
+		if _, ok := now[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Get returns a copy of the record with id.
 func (tx *Tx) Get(id string) (Record, bool) {
@@ -213,13 +263,23 @@ func (tx *Tx) Create(fields map[string]string) Record {
 func (tx *Tx) Put(id string, fields map[string]string) Record {
 	now := tx.s.now()
 	r := &Record{ID: id, Fields: dropEmpty(maps.Clone(fields)), CreatedAt: now, UpdatedAt: now}
-	if old, ok := tx.s.byID[id]; ok {
+	old, existed := tx.s.byID[id]
+	if existed {
 		r.CreatedAt = old.CreatedAt
 	}
 	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > tx.s.last {
 		tx.s.last = n
 	}
 	tx.s.byID[id] = r
+	ch := Change{Record: r.clone(), Created: !existed}
+	if existed {
+		ch.Fields = changedFields(old.Fields, r.Fields)
+	} else {
+		ch.Fields = changedFields(nil, r.Fields)
+	}
+	if ch.Created || len(ch.Fields) > 0 {
+		tx.changes = append(tx.changes, ch)
+	}
 	return r.clone()
 }
 
@@ -233,9 +293,13 @@ func (tx *Tx) Update(id string, fields map[string]string) (Record, bool) {
 	if r.Fields == nil {
 		r.Fields = map[string]string{}
 	}
+	before := maps.Clone(r.Fields)
 	maps.Copy(r.Fields, fields)
 	r.Fields = dropEmpty(r.Fields)
 	r.UpdatedAt = tx.s.now()
+	if changed := changedFields(before, r.Fields); len(changed) > 0 {
+		tx.changes = append(tx.changes, Change{Record: r.clone(), Fields: changed})
+	}
 	return r.clone(), true
 }
 
