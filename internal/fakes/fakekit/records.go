@@ -38,6 +38,7 @@ type Store struct {
 	byID   map[string]*Record
 	last   int64 // highest numeric id handed out or seeded
 	notify func([]Change)
+	order  []string // ids in order; nil after an id was added or removed
 }
 
 // Change is one record written by a store transaction.
@@ -99,28 +100,42 @@ func (s *Store) Len() int {
 // Page returns up to limit records whose id sorts after the cursor after (""
 // for the first page) and the cursor of the next page, "" on the last one.
 func (s *Store) Page(after string, limit int) ([]Record, string) {
-	all := s.All()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.order == nil {
+		s.order = make([]string, 0, len(s.byID))
+		for id := range s.byID {
+			s.order = append(s.order, id)
+		}
+		slices.SortFunc(s.order, compareID)
+	}
 	start := 0
 	if after != "" {
-		start, _ = slices.BinarySearchFunc(all, after, func(r Record, id string) int {
-			if r.ID == id {
-				return 0
-			}
-			if lessID(r.ID, id) {
-				return -1
-			}
-			return 1
-		})
-		if start < len(all) && all[start].ID == after {
+		var found bool
+		start, found = slices.BinarySearchFunc(s.order, after, compareID)
+		if found {
 			start++
 		}
 	}
-	end := min(start+max(limit, 0), len(all))
-	page := all[start:end]
-	if end < len(all) && len(page) > 0 {
+	end := min(start+max(limit, 0), len(s.order))
+	page := make([]Record, 0, max(end-start, 0))
+	for _, id := range s.order[start:end] {
+		page = append(page, s.byID[id].clone())
+	}
+	if end < len(s.order) && len(page) > 0 {
 		return page, page[len(page)-1].ID
 	}
 	return page, ""
+}
+
+func compareID(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case lessID(a, b):
+		return -1
+	}
+	return 1
 }
 
 // Seed stores records given as JSON objects, in the forms the control surface
@@ -191,6 +206,7 @@ func (tx *Tx) Delete(id string) bool {
 	r, ok := tx.s.byID[id]
 	if ok {
 		delete(tx.s.byID, id)
+		tx.s.order = nil
 		tx.changes = append(tx.changes, Change{Record: r.clone(), Deleted: true})
 	}
 	return ok
@@ -269,6 +285,9 @@ func (tx *Tx) Put(id string, fields map[string]string) Record {
 	}
 	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > tx.s.last {
 		tx.s.last = n
+	}
+	if !existed {
+		tx.s.order = nil
 	}
 	tx.s.byID[id] = r
 	ch := Change{Record: r.clone(), Created: !existed}
