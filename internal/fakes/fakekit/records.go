@@ -255,6 +255,14 @@ func (tx *Tx) All() []Record {
 	return all
 }
 
+// Range calls fn with every record's id and fields, in no order and without
+// copying; fn must not keep or change fields.
+func (tx *Tx) Range(fn func(id string, fields map[string]string)) {
+	for id, r := range tx.s.byID {
+		fn(id, r.Fields)
+	}
+}
+
 // Find returns the first record, in id order, that match accepts.
 func (tx *Tx) Find(match func(Record) bool) (Record, bool) {
 	for _, r := range tx.All() {
