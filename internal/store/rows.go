@@ -264,12 +264,13 @@ func (s *Store) SourcesOfRows(ctx context.Context, tableID, connectionID, object
 	if len(rowIDs) == 0 {
 		return out, nil
 	}
-	args := []any{tableID, connectionID, object}
-	for _, id := range rowIDs {
-		args = append(args, id)
+	args := make([]any, len(rowIDs))
+	for i, id := range rowIDs {
+		args[i] = id
 	}
-	rows, err := s.query(ctx, s.read, `SELECT `+sourceColumns+` FROM row_sources WHERE table_id=? AND connection_id=? AND object=?
-		AND row_id IN (`+placeholders(len(rowIDs))+`) ORDER BY external_id`, args...)
+	// By row id alone, so the row index serves the query; a row has few sources.
+	rows, err := s.query(ctx, s.read, `SELECT `+sourceColumns+` FROM row_sources WHERE row_id IN (`+placeholders(len(rowIDs))+`)
+		ORDER BY external_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sources of rows: %w", err)
 	}
@@ -278,6 +279,9 @@ func (s *Store) SourcesOfRows(ctx context.Context, tableID, connectionID, object
 		src, err := scanSource(rows)
 		if err != nil {
 			return nil, err
+		}
+		if src.TableID != tableID || src.ConnectionID != connectionID || src.Object != object {
+			continue
 		}
 		if _, dup := out[src.RowID]; !dup {
 			out[src.RowID] = src

@@ -227,12 +227,6 @@ func (r *run) write(ctx context.Context, conn connector.Connector, sess connecto
 				ExternalID: res.ID, Remote: map[string]string{}}
 			if it.link != nil && it.link.ExternalID == res.ID {
 				src = it.link
-			} else if it.link == nil {
-				if ex, err := tx.RowsByExternalID(ctx, r.y.TableID, r.y.ConnectionID, r.y.Object, []string{res.ID}); err != nil {
-					return err
-				} else if e, ok := ex[res.ID]; ok && e.Row.ID == it.row.ID {
-					src = e.Source
-				}
 			}
 			src.Remote = maps.Clone(src.Remote)
 			if src.Remote == nil {
