@@ -336,9 +336,13 @@ type hooked struct {
 	*hubspot.Connector
 	lists     atomic.Int64
 	afterList func(n int64)
+	listErr   error
 }
 
 func (h *hooked) List(ctx context.Context, s connector.Session, req connector.ListRequest) (connector.Page, error) {
+	if h.listErr != nil {
+		return connector.Page{}, h.listErr
+	}
 	p, err := h.Connector.List(ctx, s, req)
 	if h.afterList != nil {
 		h.afterList(h.lists.Add(1))
@@ -655,5 +659,82 @@ func TestWebhookEndpointRefusesBadRequests(t *testing.T) {
 		if got := post(c.body, c.ts, c.sign); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
+	}
+}
+
+func TestRateLimitedRunSaysWhenItResumes(t *testing.T) {
+	t.Parallel()
+	h := &hooked{Connector: hubspot.New()}
+	e := hookedEnv(t, h)
+	conn := e.ConnectOAuth("hubspot", "acct-rl", nil, contactScopes...)
+	tbl := createTable(e, "email")
+	id := createSync(e, map[string]any{"direction": "inbound", "connection_id": conn, "table_id": tbl, "object": "contacts",
+		"mapping": []map[string]string{{"source": "email", "target": "email"}}})
+	h.listErr = &connector.Error{Class: connector.ClassRateLimited, Status: 429, RetryAfter: 90 * time.Second}
+	r := runSync(e, id, nil)
+	if r.Status != "rate_limited" || !strings.HasPrefix(r.Error, "rate limited, resumes at ") {
+		t.Fatalf("run %+v", r)
+	}
+	y, _ := e.Store().GetSync(context.Background(), app.DefaultWorkspace, id)
+	if until := time.Until(y.NextRunAt); until < 80*time.Second || until > 100*time.Second {
+		t.Fatalf("next run in %s, want when the budget opens", until)
+	}
+	if c := e.Connection(conn); c.Health != "green" {
+		t.Fatalf("a rate limit turned the connection %s", c.Health)
+	}
+}
+
+func TestAuthFailurePausesUntilReconnect(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	conn := e.ConnectOAuth("hubspot", "acct-auth", nil, contactScopes...)
+	seedContacts(t, e, "acct-auth", 5, segmentContact)
+	tbl := createTable(e, "email")
+	mapping := []map[string]string{{"source": "email", "target": "email"}}
+	a := createSync(e, map[string]any{"direction": "inbound", "connection_id": conn, "table_id": tbl, "object": "contacts", "mapping": mapping})
+	if r := runSync(e, a, nil); r.Created != 5 {
+		t.Fatalf("first run %+v", r)
+	}
+	tbl2 := createTable(e, "email")
+	e.MustDo(201, "POST", "/tables/"+tbl2+"/rows", map[string]any{"rows": []any{map[string]any{"values": map[string]any{"email": "new@x.com"}}}}, nil)
+	b := createSync(e, map[string]any{"direction": "outbound", "connection_id": conn, "table_id": tbl2, "object": "contacts", "mapping": mapping})
+	e.Control("hubspot", "revoke", map[string]string{"account": "acct-auth"})
+	seedContacts(t, e, "acct-auth", 1, func(int) map[string]any { return map[string]any{"email": "later@x.com"} })
+	for _, id := range []string{a, b} {
+		r := runSync(e, id, nil)
+		if r.Status != "failed" || !strings.HasPrefix(r.ErrorClass, "connection:") {
+			t.Fatalf("run on a revoked grant: %+v", r)
+		}
+	}
+	c := e.Connection(conn)
+	if c.Health != "red" {
+		t.Fatalf("connection %s/%s/%s", c.Status, c.Reason, c.Health)
+	}
+	var evs struct{ Events []struct{ Kind string } }
+	e.MustDo(200, "GET", "/events?connection_id="+conn, nil, &evs)
+	changes := 0
+	for _, ev := range evs.Events {
+		if ev.Kind == "connection.status_changed" { // seen by a sync
+			changes++
+		}
+	}
+	if changes != 1 {
+		t.Fatalf("%d status changes for two failing syncs, want one: %+v", changes, evs)
+	}
+	for _, id := range []string{a, b} {
+		if st, body := e.Do("POST", "/syncs/"+id+"/run", nil, nil); st != 409 || !strings.Contains(body, "reconnect") {
+			t.Fatalf("run while waiting for reconnect: %d %s", st, body)
+		}
+	}
+	var rc struct {
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	e.MustDo(200, "POST", "/connections/"+conn+"/reconnect", nil, &rc)
+	if st, body := e.Consent(rc.AuthorizeURL, url.Values{"account": {"acct-auth"}}); st != http.StatusSeeOther {
+		t.Fatalf("reconnect %d %s", st, body)
+	}
+	caught := waitRun(t, e, a, func(r *store.Run) bool { return r.Trigger == "reconnect" && r.Status != "running" })
+	if caught.Status != "succeeded" || caught.Created != 1 {
+		t.Fatalf("catch-up run %+v", caught)
 	}
 }
