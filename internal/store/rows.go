@@ -321,7 +321,7 @@ func (s *Store) SourcesOfRowIDs(ctx context.Context, rowIDs []string) (map[strin
 // their rows deleted when no other live source holds them. It returns how
 // many records were marked.
 func (t *Tx) SweepSources(ctx context.Context, tableID, connectionID, object, gen string) (int, error) {
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond) // the mark is matched again below; PostgreSQL keeps microseconds
 	res, err := t.s.exec(ctx, t.tx, `UPDATE row_sources SET deleted_at=? WHERE table_id=? AND connection_id=? AND object=? AND seen_gen<>? AND deleted_at IS NULL`,
 		now, tableID, connectionID, object, gen)
 	if err != nil {
