@@ -21,6 +21,7 @@ type Handler struct {
 	log   *slog.Logger
 	now   func() time.Time
 	notes *notify.Notifier // notification routes and digests (notifications.go)
+	data  *DataDeps        // tables and syncs (tables.go); nil leaves those routes out
 }
 
 // New returns the API handler.
@@ -49,6 +50,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerNotifications(api)
 	h.registerWorkspace(mux)
 	h.registerProviderWebhooks(mux)
+	h.registerData(mux, api)
 	mux.Handle("/api/", h.authenticated(func(w http.ResponseWriter, r *http.Request, _ *Principal) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such API route: " + r.Method + " " + r.URL.Path})
 	}))

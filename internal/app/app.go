@@ -48,6 +48,8 @@ type Options struct {
 	// Connectors is the connector registry; nil means the built-in one.
 	Connectors *connector.Registry
 	Logger     *slog.Logger
+	// Catalog adjusts the loaded catalog (tests: rate limits, page sizes).
+	Catalog func(*catalog.Catalog) *catalog.Catalog
 }
 
 // App is one assembled process.
@@ -61,6 +63,7 @@ type App struct {
 	Log     *slog.Logger
 	Token   string // the bootstrap API token value (printed by demo)
 	handler http.Handler
+	data    *dataParts
 	metrics *prometheus.Registry
 	wg      sync.WaitGroup
 	bg      *background // health monitor and notifications (health.go)
@@ -90,6 +93,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 			clients[id] = connection.ClientCredentials{ID: f.ClientID, Secret: f.ClientSecret}
 		}
 	}
+	if o.Catalog != nil {
+		cat = o.Catalog(cat)
+	}
 	key, err := masterKey(cfg)
 	if err != nil {
 		return nil, err
@@ -115,6 +121,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	providerCalls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patchbay_provider_requests_total",
 		Help: "Requests sent to providers, by provider and HTTP status class."}, []string{"provider", "status"})
 	metrics.MustRegister(providerCalls)
+	data := &dataParts{}
 	bg, err := newBackground(cfg, st, v, cat, o, log)
 	if err != nil {
 		st.Close()
@@ -123,12 +130,14 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	conns := connection.New(connection.Config{
 		Store: st, Vault: v, Catalog: cat, Connectors: reg, Clients: clients,
 		RedirectURL: o.BaseURL + "/oauth/callback", Logger: log, OnChange: bg.changed,
+		AfterReconnect: data.afterReconnect,
 		OnProviderCall: func(provider string, status int) {
 			providerCalls.WithLabelValues(provider, fmt.Sprintf("%dxx", status/100)).Inc()
 		},
 	})
-	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics, bg: bg}
+	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics, bg: bg, data: data}
 	a.API = api.New(st, conns, log)
+	a.wireData(data, o.BaseURL, clients)
 	if err := bg.attach(a); err != nil {
 		st.Close()
 		return nil, err
@@ -205,6 +214,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer stopBackground()
+	if err := a.data.scheduler.Start(ctx); err != nil {
+		return err
+	}
+	defer a.data.scheduler.Stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -194,8 +194,13 @@ func TestReconnectKeepsSyncsAndHistory(t *testing.T) {
 		t.Fatalf("callback %d %s", st, body)
 	}
 	c = e.Connection(id)
-	if c.Status != "connected" || len(c.Syncs) != 2 || len(c.RecentRuns) != 1 {
+	if c.Status != "connected" || len(c.Syncs) != 2 || len(c.RecentRuns) == 0 {
 		t.Fatalf("after reconnect: %+v", c)
+	}
+	// The resumed sync gets one catch-up run; the history before it stays.
+	waitRun(t, e, running.ID, func(r *store.Run) bool { return r.Trigger == "reconnect" && r.Status != "running" })
+	if runs, _ := e.Store().ListRuns(context.Background(), app.DefaultWorkspace, running.ID, "", 10); len(runs) != 2 {
+		t.Fatalf("runs after reconnect: %d, want the seeded one and the catch-up", len(runs))
 	}
 	if !slices.Equal(c.ScopesAdded, []string{"crm.objects.contacts.write"}) {
 		t.Fatalf("scopes added %v", c.ScopesAdded)

@@ -25,6 +25,7 @@ type Config struct {
 	BootstrapToken string        // secret
 	LogLevel       string        // debug, info, warn, error
 	ProbeInterval  time.Duration // health probe interval
+	RunRetention   time.Duration // sync runs older than this are deleted (the newest of each sync stay)
 	Clients        map[string]Client
 	Health         Health
 	SMTP           SMTP
@@ -64,7 +65,7 @@ type option struct {
 // environment. lookup is os.LookupEnv in production.
 func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), providers []string) (*Config, error) {
 	c := &Config{Clients: map[string]Client{}}
-	var probe, concurrency, syncFailures, allowPrivate, smtpPort string
+	var probe, retention, concurrency, syncFailures, allowPrivate, smtpPort string
 	opts := []option{
 		{"addr", "PATCHBAY_ADDR", "listen address", false, &c.Addr},
 		{"data", "PATCHBAY_DATA", "data folder (SQLite file, generated master key)", false, &c.DataDir},
@@ -80,8 +81,9 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		{"smtp-username", "PATCHBAY_SMTP_USERNAME", "mail server user (empty: no AUTH)", false, &c.SMTP.Username},
 		{"smtp-from", "PATCHBAY_SMTP_FROM", "sender address of notifications", false, &c.SMTP.From},
 		{"smtp-starttls", "PATCHBAY_SMTP_STARTTLS", "auto, always or never", false, &c.SMTP.StartTLS},
+		{"run-retention", "PATCHBAY_RUN_RETENTION", "how long sync run history is kept", false, &retention},
 	}
-	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m",
+	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m", "run-retention": "720h",
 		"probe-concurrency": "32", "sync-failures": "3", "notify-allow-private": "false", "smtp-port": "587", "smtp-starttls": "auto"}
 	for _, o := range opts {
 		def := defaults[o.name]
@@ -123,6 +125,9 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		return nil, fmt.Errorf("probe-interval %q: want a duration of at least 1s, like 5m", probe)
 	}
 	c.ProbeInterval = d
+	if c.RunRetention, err = time.ParseDuration(retention); err != nil || c.RunRetention < time.Hour {
+		return nil, fmt.Errorf("run-retention %q: want a duration of at least 1h, like 720h", retention)
+	}
 	var errs []error
 	for _, n := range []struct {
 		name, v string

@@ -97,6 +97,7 @@ type ListRequest struct {
 	Since  time.Time // incremental: records modified at or after this instant; zero for all
 	Limit  int       // page size; 0 means the provider's maximum
 	Fields []string  // properties to return; nil for the provider's default set
+	Filter Filter    // only records matching it; set only when the connector's CanFilter agreed
 }
 
 // Page is one page of records and the cursor to the next ("" when done).

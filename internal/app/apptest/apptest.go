@@ -18,7 +18,9 @@ import (
 	"testing"
 
 	"patchbay/internal/app"
+	"patchbay/internal/catalog"
 	"patchbay/internal/config"
+	"patchbay/internal/connector"
 	"patchbay/internal/store"
 )
 
@@ -42,6 +44,10 @@ type Options struct {
 	Fakes func() map[string]app.Fake
 	// Env adds PATCHBAY_* settings.
 	Env map[string]string
+	// Connectors replaces the built-in connector registry.
+	Connectors *connector.Registry
+	// Catalog adjusts the catalog (rate limits, page sizes).
+	Catalog func(*catalog.Catalog) *catalog.Catalog
 }
 
 // Start runs a Patchbay for the test and stops it at cleanup.
@@ -74,7 +80,8 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	fakes := mk()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: app.NewLogger(io.Discard, "error")})
+	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: app.NewLogger(io.Discard, "error"),
+		Connectors: o.Connectors, Catalog: o.Catalog})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func (c *Connector) List(ctx context.Context, s connector.Session, req connector
 	if req.Object == "" {
 		return connector.Page{}, &connector.Error{Class: connector.ClassInvalid, Message: "no HubSpot object given to read"}
 	}
-	if !req.Since.IsZero() {
+	if !req.Since.IsZero() || len(req.Filter) > 0 {
 		return c.listSince(ctx, s, req)
 	}
 	limit := req.Limit
@@ -73,13 +73,14 @@ func (c *Connector) List(ctx context.Context, s connector.Session, req connector
 	return connector.Page{Records: out.records(), Next: out.next()}, nil
 }
 
-// listSince searches by last-modified date. Its cursor is
+// listSince searches by last-modified date, with the request's filter
+// pushed down in every filter group. Its cursor is
 // "<since ms>:<offset>": HubSpot stops paging a search at 10,000 results, so
 // before that point the cursor restarts the search from the last record's
 // modification time (records at that instant are read twice, which an
 // idempotent sync absorbs).
 func (c *Connector) listSince(ctx context.Context, s connector.Session, req connector.ListRequest) (connector.Page, error) {
-	since, offset := req.Since.UnixMilli(), 0
+	since, offset := max(req.Since.UnixMilli(), 0), 0 // a filtered full read searches from the epoch
 	if req.Cursor != "" {
 		a, b, ok := strings.Cut(req.Cursor, ":")
 		var errA, errB error
@@ -95,11 +96,9 @@ func (c *Connector) listSince(ctx context.Context, s connector.Session, req conn
 	}
 	prop := modifiedProperty(req.Object)
 	body := map[string]any{
-		"filterGroups": []any{map[string]any{"filters": []any{map[string]any{
-			"propertyName": prop, "operator": "GTE", "value": strconv.FormatInt(since, 10),
-		}}}},
-		"sorts": []any{map[string]any{"propertyName": prop, "direction": "ASCENDING"}},
-		"limit": limit,
+		"filterGroups": filterGroups(req.Filter, map[string]any{"propertyName": prop, "operator": "GTE", "value": strconv.FormatInt(since, 10)}),
+		"sorts":        []any{map[string]any{"propertyName": prop, "direction": "ASCENDING"}},
+		"limit":        limit,
 	}
 	if offset > 0 {
 		body["after"] = strconv.Itoa(offset)

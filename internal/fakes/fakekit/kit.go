@@ -72,6 +72,9 @@ type Options struct {
 	// code and state are set (Shopify's shop, timestamp and hmac). account is
 	// the account that signed in, "" for the default one.
 	SignRedirect func(q url.Values, account string)
+	// OnChange is told, after the store unlocks, which records of an
+	// account's object a write created, changed or deleted (webhooks).
+	OnChange func(account, object string, changes []Change)
 
 	Errors Errors
 	// TokenResponse renders a successful token endpoint answer; the default is
@@ -354,6 +357,9 @@ func (k *Kit) Records(account, object string) *Store {
 		s = newStore(k.now)
 		if k.o.SeedID != nil {
 			s.seedID = func(fields map[string]string) string { return k.o.SeedID(object, fields) }
+		}
+		if k.o.OnChange != nil {
+			s.notify = func(ch []Change) { k.o.OnChange(account, object, ch) }
 		}
 		k.records[key] = s
 	}

@@ -35,9 +35,19 @@ type Store struct {
 	now    func() time.Time
 	seedID func(fields map[string]string) string // nil: numeric ids
 
-	mu   sync.Mutex
-	byID map[string]*Record
-	last int64 // highest numeric id handed out or seeded
+	mu     sync.Mutex
+	byID   map[string]*Record
+	last   int64 // highest numeric id handed out or seeded
+	notify func([]Change)
+	order  []string // ids in order; nil after an id was added or removed
+}
+
+// Change is one record written by a store transaction.
+type Change struct {
+	Record  Record
+	Created bool
+	Deleted bool
+	Fields  []string // fields whose value changed (all of them on creation)
 }
 
 func newStore(now func() time.Time) *Store {
@@ -50,8 +60,20 @@ func newStore(now func() time.Time) *Store {
 // other Store methods.
 func (s *Store) Tx(fn func(tx *Tx) error) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn(&Tx{s: s})
+	tx := &Tx{s: s}
+	err := fn(tx)
+	s.mu.Unlock()
+	if s.notify != nil && len(tx.changes) > 0 {
+		s.notify(tx.changes)
+	}
+	return err
+}
+
+// Delete removes the record with id; it reports whether there was one.
+func (s *Store) Delete(id string) bool {
+	var ok bool
+	_ = s.Tx(func(tx *Tx) error { ok = tx.Delete(id); return nil })
+	return ok
 }
 
 // Get returns a copy of the record with id.
@@ -79,28 +101,42 @@ func (s *Store) Len() int {
 // Page returns up to limit records whose id sorts after the cursor after (""
 // for the first page) and the cursor of the next page, "" on the last one.
 func (s *Store) Page(after string, limit int) ([]Record, string) {
-	all := s.All()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.order == nil {
+		s.order = make([]string, 0, len(s.byID))
+		for id := range s.byID {
+			s.order = append(s.order, id)
+		}
+		slices.SortFunc(s.order, compareID)
+	}
 	start := 0
 	if after != "" {
-		start, _ = slices.BinarySearchFunc(all, after, func(r Record, id string) int {
-			if r.ID == id {
-				return 0
-			}
-			if lessID(r.ID, id) {
-				return -1
-			}
-			return 1
-		})
-		if start < len(all) && all[start].ID == after {
+		var found bool
+		start, found = slices.BinarySearchFunc(s.order, after, compareID)
+		if found {
 			start++
 		}
 	}
-	end := min(start+max(limit, 0), len(all))
-	page := all[start:end]
-	if end < len(all) && len(page) > 0 {
+	end := min(start+max(limit, 0), len(s.order))
+	page := make([]Record, 0, max(end-start, 0))
+	for _, id := range s.order[start:end] {
+		page = append(page, s.byID[id].clone())
+	}
+	if end < len(s.order) && len(page) > 0 {
 		return page, page[len(page)-1].ID
 	}
 	return page, ""
+}
+
+func compareID(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case lessID(a, b):
+		return -1
+	}
+	return 1
 }
 
 // Seed stores records given as JSON objects, in the forms the control surface
@@ -164,7 +200,37 @@ func Stringify(v any) string {
 }
 
 // Tx is a locked view of a Store; see Store.Tx.
-type Tx struct{ s *Store }
+type Tx struct {
+	s       *Store
+	changes []Change
+}
+
+// Delete removes the record with id.
+func (tx *Tx) Delete(id string) bool {
+	r, ok := tx.s.byID[id]
+	if ok {
+		delete(tx.s.byID, id)
+		tx.s.order = nil
+		tx.changes = append(tx.changes, Change{Record: r.clone(), Deleted: true})
+	}
+	return ok
+}
+
+func changedFields(old, now map[string]string) []string {
+	var out []string
+	for k, v := range now {
+		if old[k] != v {
+			out = append(out, k)
+		}
+	}
+	for k := range old {
+		if _, ok := now[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Get returns a copy of the record with id.
 func (tx *Tx) Get(id string) (Record, bool) {
@@ -193,6 +259,14 @@ func (tx *Tx) All() []Record {
 	return all
 }
 
+// Range calls fn with every record's id and fields, in no order and without
+// copying; fn must not keep or change fields.
+func (tx *Tx) Range(fn func(id string, fields map[string]string)) {
+	for id, r := range tx.s.byID {
+		fn(id, r.Fields)
+	}
+}
+
 // Find returns the first record, in id order, that match accepts.
 func (tx *Tx) Find(match func(Record) bool) (Record, bool) {
 	for _, r := range tx.All() {
@@ -217,13 +291,26 @@ func (tx *Tx) Create(fields map[string]string) Record {
 func (tx *Tx) Put(id string, fields map[string]string) Record {
 	now := tx.s.now()
 	r := &Record{ID: id, Fields: dropEmpty(maps.Clone(fields)), CreatedAt: now, UpdatedAt: now}
-	if old, ok := tx.s.byID[id]; ok {
+	old, existed := tx.s.byID[id]
+	if existed {
 		r.CreatedAt = old.CreatedAt
 	}
 	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > tx.s.last {
 		tx.s.last = n
 	}
+	if !existed {
+		tx.s.order = nil
+	}
 	tx.s.byID[id] = r
+	ch := Change{Record: r.clone(), Created: !existed}
+	if existed {
+		ch.Fields = changedFields(old.Fields, r.Fields)
+	} else {
+		ch.Fields = changedFields(nil, r.Fields)
+	}
+	if ch.Created || len(ch.Fields) > 0 {
+		tx.changes = append(tx.changes, ch)
+	}
 	return r.clone()
 }
 
@@ -237,9 +324,13 @@ func (tx *Tx) Update(id string, fields map[string]string) (Record, bool) {
 	if r.Fields == nil {
 		r.Fields = map[string]string{}
 	}
+	before := maps.Clone(r.Fields)
 	maps.Copy(r.Fields, fields)
 	r.Fields = dropEmpty(r.Fields)
 	r.UpdatedAt = tx.s.now()
+	if changed := changedFields(before, r.Fields); len(changed) > 0 {
+		tx.changes = append(tx.changes, Change{Record: r.clone(), Fields: changed})
+	}
 	return r.clone(), true
 }
 

@@ -185,13 +185,13 @@ func uniqueIndex(tx *fakekit.Tx, def *objectDef) map[string]map[string]string {
 			idx[p.Name] = map[string]string{}
 		}
 	}
-	for _, r := range tx.All() {
+	tx.Range(func(id string, fields map[string]string) {
 		for name, byValue := range idx {
-			if v := r.Fields[name]; v != "" {
-				byValue[strings.ToLower(v)] = r.ID
+			if v := fields[name]; v != "" {
+				byValue[strings.ToLower(v)] = id
 			}
 		}
-	}
+	})
 	return idx
 }
 

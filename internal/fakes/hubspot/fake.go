@@ -53,6 +53,9 @@ type Options struct {
 	// DefaultSearchResultLimit. Tests lower it to exercise clients' handling
 	// of the cap without seeding ten thousand records.
 	SearchResultLimit int
+	// WebhookURL is the app's webhook target; empty: no webhooks until set
+	// through SetWebhooks or POST /_control/webhooks.
+	WebhookURL string
 }
 
 // Fake is the HubSpot fake; it is an http.Handler.
@@ -61,6 +64,7 @@ type Fake struct {
 	kit   *fakekit.Kit
 	mux   *http.ServeMux
 	appID int64
+	hooks webhooks
 }
 
 // New returns a Fake with its default account.
@@ -95,6 +99,7 @@ func New(o Options) *Fake {
 		RateLimit:           o.RateLimit,
 		RateWindow:          o.RateWindow,
 		Objects:             []string{"contacts", "companies"},
+		OnChange:            f.onChange,
 		Errors: fakekit.Errors{
 			Unauthorized: unauthorized,
 			RateLimited:  rateLimited,
@@ -108,7 +113,10 @@ func New(o Options) *Fake {
 			}
 		},
 	})
+	f.hooks.client = &http.Client{Timeout: 10 * time.Second}
+	f.SetWebhooks(o.WebhookURL, nil)
 	f.routes()
+	f.webhookRoutes()
 	return f
 }
 

@@ -1,0 +1,375 @@
+// Package syncer runs syncs between tables and provider objects: inbound
+// runs page through a connector's records into rows (filter, mapping,
+// incremental or full refresh with deletion detection, resumable page by
+// page), outbound runs push changed rows back in batches (match key, null
+// protection, echo suppression, dry run). It records every run. It knows
+// tables and mappings, nothing about any single provider.
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"patchbay/internal/catalog"
+	"patchbay/internal/connection"
+	"patchbay/internal/connector"
+	"patchbay/internal/filter"
+	"patchbay/internal/store"
+)
+
+// Directions, modes and triggers.
+const (
+	Inbound     = "inbound"
+	Outbound    = "outbound"
+	Incremental = "incremental"
+	Full        = "full"
+
+	TriggerManual    = "manual"
+	TriggerSchedule  = "schedule"
+	TriggerWebhook   = "webhook"
+	TriggerReconnect = "reconnect"
+	TriggerChange    = "change" // a row of the table changed (outbound realtime)
+)
+
+// Run statuses.
+const (
+	StatusRunning     = "running"
+	StatusSucceeded   = "succeeded"
+	StatusPartial     = "partial" // finished with per-row errors
+	StatusFailed      = "failed"
+	StatusRateLimited = "rate_limited"
+	StatusInterrupted = "interrupted" // stopped (shutdown, crash); the next run resumes
+)
+
+// ErrBusy says the sync is running already; one run per sync at a time.
+var ErrBusy = errors.New("the sync is running already; wait for the run to finish")
+
+// PausedError says a paused sync was asked to run.
+type PausedError struct{ Reason string }
+
+func (e *PausedError) Error() string {
+	if e.Reason == connection.PauseUser {
+		return "the sync is paused; resume it first (PATCH /syncs/{id} {\"paused\": false})"
+	}
+	return fmt.Sprintf("the sync is paused (%s); reconnect the connection to resume it", e.Reason)
+}
+
+// Config holds the engine's dependencies and settings.
+type Config struct {
+	Store  *store.Store
+	Conns  *connection.Service
+	Logger *slog.Logger
+	Now    func() time.Time // default time.Now
+	// RowErrorSamples is how many row errors a run keeps. Default 20.
+	RowErrorSamples int
+	// PollInterval is how often realtime syncs poll besides webhooks. Default 5 min.
+	PollInterval time.Duration
+	// DefaultInterval is the schedule of every: without a duration. Default 15 min.
+	DefaultInterval time.Duration
+	// RowsChanged is told when a run changed rows of a table (outbound
+	// realtime syncs push them). Optional.
+	RowsChanged func(tableID string)
+	// PageSize overrides the catalog's page size (tests). 0: the catalog's.
+	PageSize int
+}
+
+// Engine runs syncs.
+type Engine struct {
+	cfg     Config
+	mu      sync.Mutex
+	running map[string]bool
+}
+
+// New returns an Engine.
+func New(cfg Config) *Engine {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RowErrorSamples <= 0 {
+		cfg.RowErrorSamples = 20
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 5 * time.Minute
+	}
+	if cfg.DefaultInterval <= 0 {
+		cfg.DefaultInterval = 15 * time.Minute
+	}
+	return &Engine{cfg: cfg, running: map[string]bool{}}
+}
+
+// Catalog is the provider catalog the engine validates against.
+func (e *Engine) Catalog() *catalog.Catalog { return e.cfg.Conns.Catalog() }
+
+// Options are how a run was asked for.
+type Options struct {
+	Trigger string
+	DryRun  bool // outbound only: plan, write nothing, record nothing
+}
+
+// PlanItem is what an outbound run would do with one row.
+type PlanItem struct {
+	RowID      string            `json:"row_id"`
+	Action     string            `json:"action"` // create, update, unchanged, error
+	ExternalID string            `json:"external_id,omitempty"`
+	MatchBy    string            `json:"match_by,omitempty"` // create-or-update by this field at write time
+	Fields     map[string]string `json:"fields,omitempty"`
+	Error      string            `json:"error,omitempty"`
+}
+
+// Result is a finished run.
+type Result struct {
+	Run       *store.Run
+	Plan      []PlanItem // dry runs
+	ResumesAt time.Time  // rate limited: when the budget opens again
+	Note      string     // e.g. stopped at the data limit
+}
+
+// maxPlanItems bounds a dry run's answer.
+const maxPlanItems = 500
+
+// Running reports whether a run of the sync is in flight in this process.
+func (e *Engine) Running(syncID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.running[syncID]
+}
+
+func (e *Engine) claim(syncID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running[syncID] {
+		return false
+	}
+	e.running[syncID] = true
+	return true
+}
+
+func (e *Engine) release(syncID string) {
+	e.mu.Lock()
+	delete(e.running, syncID)
+	e.mu.Unlock()
+}
+
+// Run runs a sync now and returns the recorded run. It is the one entry
+// point of every trigger (Sync now, schedule, webhook, reconnect); a job
+// engine can call it as it is. A run that meets an error still returns its
+// record with the error in it; the error return is for runs that could not
+// start (busy, paused, gone).
+func (e *Engine) Run(ctx context.Context, syncID string, o Options) (*Result, error) {
+	y, err := e.cfg.Store.SyncByID(ctx, syncID)
+	if err != nil {
+		return nil, err
+	}
+	if y.Paused {
+		return nil, &PausedError{Reason: y.PauseReason}
+	}
+	if o.DryRun && y.Direction != Outbound {
+		return nil, fmt.Errorf("dry run: %w", &connection.ValidationError{Fields: []catalog.FieldError{{Field: "dry_run", Message: "only outbound syncs have a dry run"}}})
+	}
+	if !e.claim(syncID) {
+		return nil, ErrBusy
+	}
+	defer e.release(syncID)
+	if o.Trigger == "" {
+		o.Trigger = TriggerManual
+	}
+	r := &run{e: e, y: y, o: o, res: &Result{Run: &store.Run{SyncID: y.ID, WorkspaceID: y.WorkspaceID, Trigger: o.Trigger,
+		Status: StatusRunning, StartedAt: e.cfg.Now().UTC()}}}
+	if !o.DryRun {
+		if err := e.cfg.Store.SaveRun(ctx, r.res.Run); err != nil {
+			return nil, err
+		}
+	}
+	var runErr error
+	switch y.Direction {
+	case Inbound:
+		runErr = r.inbound(ctx)
+	case Outbound:
+		runErr = r.outbound(ctx)
+	default:
+		runErr = fmt.Errorf("sync %s has an unknown direction %q", y.ID, y.Direction)
+	}
+	e.finish(ctx, r, runErr)
+	return r.res, nil
+}
+
+// run is the state of one run.
+type run struct {
+	e       *Engine
+	y       *store.Sync
+	o       Options
+	res     *Result
+	changed bool // rows of the table changed
+}
+
+func (r *run) rowError(rowID, extID string, err error) {
+	r.res.Run.Failed++
+	if len(r.res.Run.RowErrors) < r.e.cfg.RowErrorSamples {
+		r.res.Run.RowErrors = append(r.res.Run.RowErrors, store.RowError{RowID: rowID, ExternalID: extID, Message: err.Error()})
+	}
+}
+
+// finish classifies the outcome, records the run and schedules the next one.
+func (e *Engine) finish(ctx context.Context, r *run, runErr error) {
+	ctx = context.WithoutCancel(ctx) // the record must land even when the run was cancelled
+	run := r.res.Run
+	run.FinishedAt = e.cfg.Now().UTC()
+	next := e.nextRun(r.y, run.FinishedAt)
+	switch {
+	case runErr == nil && run.Failed > 0:
+		run.Status = StatusPartial
+	case runErr == nil:
+		run.Status = StatusSucceeded
+	case errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded):
+		run.Status, run.ErrorClass = StatusInterrupted, "interrupted"
+		run.Error = "the run stopped before the end; the next run resumes from the last saved page"
+	case connector.ClassOf(runErr) == connector.ClassRateLimited:
+		var ce *connector.Error
+		errors.As(runErr, &ce)
+		wait := max(ce.RetryAfter, 10*time.Second)
+		r.res.ResumesAt = run.FinishedAt.Add(wait)
+		run.Status, run.ErrorClass = StatusRateLimited, string(connector.ClassRateLimited)
+		run.Error = "rate limited, resumes at " + r.res.ResumesAt.Format(time.RFC3339)
+		next = r.res.ResumesAt
+	default:
+		run.Status, run.Error = StatusFailed, runErr.Error()
+		run.ErrorClass = string(connector.ClassOf(runErr))
+		var ce *connector.Error
+		if errors.As(runErr, &ce) || errors.Is(runErr, connection.ErrNoCredentials) {
+			if conn, err := e.cfg.Conns.SyncFailed(ctx, r.y.ConnectionID, r.y.ID, runErr); err != nil {
+				e.cfg.Logger.Warn("report sync failure to connection", "sync", r.y.ID, "err", err)
+			} else if conn {
+				run.ErrorClass = "connection:" + run.ErrorClass
+			}
+		}
+	}
+	if r.res.Note != "" && run.Error == "" {
+		run.Error = r.res.Note
+	}
+	if r.o.DryRun {
+		return
+	}
+	if err := e.cfg.Store.SaveRun(ctx, run); err != nil {
+		e.cfg.Logger.Error("record run", "sync", r.y.ID, "err", err)
+	}
+	if err := e.cfg.Store.SetNextRun(ctx, r.y.ID, next); err != nil {
+		e.cfg.Logger.Error("schedule sync", "sync", r.y.ID, "err", err)
+	}
+	if r.changed && e.cfg.RowsChanged != nil {
+		e.cfg.RowsChanged(r.y.TableID)
+	}
+	e.cfg.Logger.Info("sync run", "sync", r.y.ID, "direction", r.y.Direction, "trigger", run.Trigger, "status", run.Status,
+		"read", run.Read, "created", run.Created, "updated", run.Updated, "unchanged", run.Unchanged, "failed", run.Failed, "err", run.Error)
+}
+
+// nextRun is when a sync's schedule runs it next after now (zero: manual).
+func (e *Engine) nextRun(y *store.Sync, now time.Time) time.Time {
+	sch, err := ParseSchedule(y.Schedule, e.cfg.DefaultInterval)
+	if err != nil {
+		return time.Time{}
+	}
+	switch {
+	case sch.Realtime:
+		return now.Add(e.cfg.PollInterval)
+	case sch.Every > 0:
+		return now.Add(sch.Every)
+	}
+	return time.Time{}
+}
+
+// Schedule is a parsed schedule.
+type Schedule struct {
+	Manual   bool
+	Every    time.Duration
+	Realtime bool
+}
+
+// MinInterval is the shortest every: schedule.
+const MinInterval = time.Minute
+
+// ParseSchedule reads manual, every:<duration> (every: alone is def) or realtime.
+func ParseSchedule(s string, def time.Duration) (Schedule, error) {
+	switch {
+	case s == "" || s == "manual":
+		return Schedule{Manual: true}, nil
+	case s == "realtime":
+		return Schedule{Realtime: true}, nil
+	case s == "every" || s == "every:":
+		return Schedule{Every: def}, nil
+	case len(s) > 6 && s[:6] == "every:":
+		d, err := time.ParseDuration(s[6:])
+		if err != nil {
+			return Schedule{}, fmt.Errorf("%q is not a duration; write every:15m, every:1h30m", s[6:])
+		}
+		if d < MinInterval {
+			return Schedule{}, fmt.Errorf("every: must be at least %s", MinInterval)
+		}
+		return Schedule{Every: d}, nil
+	}
+	return Schedule{}, fmt.Errorf("unknown schedule %q; use manual, every:<duration> (e.g. every:15m) or realtime", s)
+}
+
+// session opens the connection's live session and the provider's entry.
+func (r *run) session(ctx context.Context) (connector.Session, connector.Connector, *catalog.Provider, error) {
+	c, err := r.e.cfg.Store.ConnectionByID(ctx, r.y.ConnectionID)
+	if err != nil {
+		return connector.Session{}, nil, nil, err
+	}
+	p, ok := r.e.Catalog().Get(c.Provider)
+	if !ok {
+		return connector.Session{}, nil, nil, fmt.Errorf("provider %q left the catalog", c.Provider)
+	}
+	sess, conn, err := r.e.cfg.Conns.Session(ctx, c)
+	if err != nil {
+		return connector.Session{}, nil, nil, err
+	}
+	return sess, conn, p, nil
+}
+
+// inboundState is kept in the sync's cursor, saved with every page.
+type inboundState struct {
+	Key       string    `json:"key"`                   // mode and filter the pass started with; a change starts over
+	Since     time.Time `json:"since,omitzero"`        // incremental: this pass reads records modified at or after
+	Cursor    string    `json:"cursor,omitempty"`      // position within the pass
+	HighWater time.Time `json:"high_water,omitzero"`   // newest modification seen in the pass
+	Started   time.Time `json:"started,omitzero"`      // when the pass began
+	Gen       string    `json:"gen,omitempty"`         // full refresh: the generation marking seen records
+	Pages     int       `json:"pages,omitempty"`       // pages committed in the pass
+	Completed time.Time `json:"completed,omitzero"`    // when the last pass finished
+	Filtered  string    `json:"pushed_down,omitempty"` // the filter the provider applies, for the record
+}
+
+func loadState(y *store.Sync) inboundState {
+	var st inboundState
+	if y.Cursor != "" {
+		if err := json.Unmarshal([]byte(y.Cursor), &st); err != nil {
+			return inboundState{} // an unreadable position means starting over, which is safe: upserts are idempotent
+		}
+	}
+	if key := y.Mode + "|" + y.Filter; st.Key != key {
+		st = inboundState{Key: key}
+	}
+	return st
+}
+
+func (st inboundState) text() string {
+	b, _ := json.Marshal(st)
+	return string(b)
+}
+
+// parseFilter reads a sync's saved filter (validated when saved).
+func parseFilter(y *store.Sync) (filter.Expr, error) {
+	e, err := filter.Parse(y.Filter)
+	if err != nil {
+		return nil, fmt.Errorf("the sync's filter: %w", err)
+	}
+	return e, nil
+}
