@@ -156,7 +156,7 @@ func (a *App) bootstrap(ctx context.Context) error {
 		}
 		a.Token = "pb_" + base64.RawURLEncoding.EncodeToString(b)
 	}
-	return a.Store.EnsureToken(ctx, DefaultWorkspace, "bootstrap", "admin", connection.HashToken(a.Token))
+	return a.Store.EnsureToken(ctx, DefaultWorkspace, "bootstrap", "owner", connection.HashToken(a.Token))
 }
 
 func (a *App) routes(fakes map[string]Fake) http.Handler {

@@ -32,6 +32,8 @@ type Env struct {
 	URL   string // base URL, no trailing slash
 	Fakes map[string]app.Fake
 	HTTP  *http.Client // does not follow redirects
+	// Transcript, when set, is given every API answer body (secret scans).
+	Transcript func(body []byte)
 }
 
 // Options tune Start.
@@ -103,6 +105,12 @@ func (e *Env) Store() *store.Store { return e.App.Store }
 // (when non-nil). It returns the status and the raw body.
 func (e *Env) Do(method, path string, body, out any) (int, string) {
 	e.T.Helper()
+	return e.DoAs(Token, method, path, body, out)
+}
+
+// DoAs is Do with another API token.
+func (e *Env) DoAs(token, method, path string, body, out any) (int, string) {
+	e.T.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -119,7 +127,7 @@ func (e *Env) Do(method, path string, body, out any) (int, string) {
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+Token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := e.HTTP.Do(req)
 	if err != nil {
@@ -127,6 +135,9 @@ func (e *Env) Do(method, path string, body, out any) (int, string) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	if e.Transcript != nil {
+		e.Transcript(data)
+	}
 	if out != nil && len(data) > 0 && resp.StatusCode < 300 {
 		if err := json.Unmarshal(data, out); err != nil {
 			e.T.Fatalf("%s %s: decode %q: %v", method, path, data, err)
