@@ -13,14 +13,15 @@ import (
 
 // Problem is an RFC 9457 problem document.
 type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Reason string `json:"reason,omitempty"`
+	Type   string               `json:"type"`
+	Title  string               `json:"title"`
+	Status int                  `json:"status"`
+	Detail string               `json:"detail"`
+	Reason string               `json:"reason,omitempty"`
+	Errors []catalog.FieldError `json:"errors,omitempty"`
+
 	// RequiredRole names the least role a refused call needs (403).
-	RequiredRole string               `json:"required_role,omitempty"`
-	Errors       []catalog.FieldError `json:"errors,omitempty"`
+	RequiredRole string `json:"required_role,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
