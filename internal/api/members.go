@@ -153,6 +153,11 @@ func (h *Handler) patchMember(w http.ResponseWriter, r *http.Request, pr *Princi
 		h.fail(w, r, err)
 		return
 	}
+	// Look the member up first: another workspace's id is a 404 whatever the body says.
+	if _, err := h.store.GetMember(r.Context(), pr.Workspace.ID, r.PathValue("id")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	role, err := access.Parse(body.Role)
 	if err != nil {
 		h.fail(w, r, invalidField("role", "%v", err))
