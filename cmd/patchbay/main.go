@@ -24,6 +24,8 @@ Usage:
   patchbay demo    [--addr 127.0.0.1:8080] [--data DIR]   run with SQLite and local provider fakes
   patchbay serve   [--addr] [--data DIR | --database postgres://…]
   patchbay migrate [--data DIR | --database postgres://…]  apply schema migrations
+  patchbay rotate-key [--data DIR | --database …]        re-encrypt every credential with PATCHBAY_MASTER_KEY
+                                                          (servers keep running with the old keys in PATCHBAY_PREVIOUS_MASTER_KEYS)
   patchbay integrations [--json]                          list integrations and connections
   patchbay connect <provider> [--config k=v] [--scope s]  start a connection (API keys are read from stdin)
   patchbay reconnect|test|disconnect <connection id>
@@ -49,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "demo", "serve", "migrate":
+	case "demo", "serve", "migrate", "rotate-key":
 	case "integrations", "connect", "reconnect", "test", "disconnect":
 		return cli.FromEnv(stdout, os.Stdin).Run(ctx, cmd, rest)
 	default:
@@ -62,6 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := app.NewLogger(stderr, cfg.LogLevel)
+	if cmd == "rotate-key" {
+		rep, err := app.RotateKey(ctx, cfg)
+		fmt.Fprintln(stdout, rep)
+		return err
+	}
 	if cmd == "migrate" {
 		st, err := store.Open(ctx, cfg.DSN())
 		if err != nil {

@@ -90,11 +90,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 			clients[id] = connection.ClientCredentials{ID: f.ClientID, Secret: f.ClientSecret}
 		}
 	}
-	key, err := masterKey(cfg)
-	if err != nil {
-		return nil, err
-	}
-	v, err := vault.New(key)
+	v, err := LoadVault(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,6 +26,12 @@ type Config struct {
 	LogLevel       string        // debug, info, warn, error
 	ProbeInterval  time.Duration // health probe interval
 	Clients        map[string]Client
+	// PreviousMasterKeys are older keys (base64, comma-separated; secret) that
+	// still open credentials during a key rotation.
+	PreviousMasterKeys string
+	// AllowPrivateNetworks lets provider calls reach loopback and private
+	// addresses (demo and tests, whose fakes are local); off by default.
+	AllowPrivateNetworks bool
 }
 
 // Client is an OAuth client registration; Secret is secret.
@@ -67,7 +74,7 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 	secrets := []struct {
 		env    string
 		target *string
-	}{{"PATCHBAY_MASTER_KEY", &c.MasterKey}, {"PATCHBAY_BOOTSTRAP_TOKEN", &c.BootstrapToken}}
+	}{{"PATCHBAY_MASTER_KEY", &c.MasterKey}, {"PATCHBAY_BOOTSTRAP_TOKEN", &c.BootstrapToken}, {"PATCHBAY_PREVIOUS_MASTER_KEYS", &c.PreviousMasterKeys}}
 	for _, s := range secrets {
 		v, err := fromEnvOrFile(lookup, s.env)
 		if err != nil {
@@ -88,6 +95,13 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		if id != "" {
 			c.Clients[p] = Client{ID: id, Secret: secret}
 		}
+	}
+	if v, ok := lookup("PATCHBAY_ALLOW_PRIVATE_NETWORKS"); ok && strings.TrimSpace(v) != "" {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("PATCHBAY_ALLOW_PRIVATE_NETWORKS %q: want true or false", v)
+		}
+		c.AllowPrivateNetworks = b
 	}
 	d, err := time.ParseDuration(probe)
 	if err != nil || d < time.Second {
@@ -156,6 +170,6 @@ func (c *Config) String() string {
 	for p, cl := range c.Clients {
 		clients = append(clients, p+"="+cl.ID+":"+red(cl.Secret))
 	}
-	return fmt.Sprintf("addr=%s data=%s database=%s public_url=%s master_key=%s bootstrap_token=%s clients=%v",
-		c.Addr, c.DataDir, red(c.Database), c.PublicURL, red(c.MasterKey), red(c.BootstrapToken), clients)
+	return fmt.Sprintf("addr=%s data=%s database=%s public_url=%s master_key=%s previous_master_keys=%s bootstrap_token=%s allow_private_networks=%t clients=%v",
+		c.Addr, c.DataDir, red(c.Database), c.PublicURL, red(c.MasterKey), red(c.PreviousMasterKeys), red(c.BootstrapToken), c.AllowPrivateNetworks, clients)
 }

@@ -44,13 +44,16 @@ type Options struct {
 	Fakes func() map[string]app.Fake
 	// Env adds PATCHBAY_* settings.
 	Env map[string]string
+	// Log, when set, receives the process's log at debug level (JSON lines).
+	Log io.Writer
 }
 
 // Start runs a Patchbay for the test and stops it at cleanup.
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
 	dir := t.TempDir()
-	env := map[string]string{"PATCHBAY_BOOTSTRAP_TOKEN": Token, "PATCHBAY_DATA": dir, "PATCHBAY_LOG_LEVEL": "warn"}
+	env := map[string]string{"PATCHBAY_BOOTSTRAP_TOKEN": Token, "PATCHBAY_DATA": dir, "PATCHBAY_LOG_LEVEL": "warn",
+		"PATCHBAY_ALLOW_PRIVATE_NETWORKS": "true"} // the fakes are on loopback
 	if o.Database != "" {
 		env["PATCHBAY_DATABASE_URL"] = o.Database
 	}
@@ -76,7 +79,11 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	fakes := mk()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: app.NewLogger(io.Discard, "error")})
+	logger := app.NewLogger(io.Discard, "error")
+	if o.Log != nil {
+		logger = app.NewLogger(o.Log, "debug")
+	}
+	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: logger})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
