@@ -312,7 +312,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, pr *Principal) 
 // failures render a short page with the problem and its status code.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	res, err := h.conns.Callback(r.Context(), q.Get("state"), q.Get("code"), q.Get("error"))
+	res, err := h.conns.Complete(r.Context(), connection.CallbackRequest{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"),
+		Actor: h.callbackActor(r)})
 	if err != nil {
 		p := ProblemFor(err)
 		h.log.InfoContext(r.Context(), "oauth callback refused", "status", p.Status, "err", err)

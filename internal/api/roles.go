@@ -65,3 +65,24 @@ func (h *Handler) Routes() []Route {
 	slices.SortFunc(out, func(a, b Route) int { return strings.Compare(a.Pattern, b.Pattern) })
 	return out
 }
+
+// SetBrowserSession tells the API how to find who a browser is signed in to
+// the dashboard as (the OAuth callback checks it against who started the
+// flow). Call it before serving.
+func (h *Handler) SetBrowserSession(f func(*http.Request) (*Principal, bool)) { h.browser = f }
+
+// callbackActor is who the browser finishing an OAuth flow is signed in as:
+// its dashboard session, or a bearer token; "" when it carries neither.
+func (h *Handler) callbackActor(r *http.Request) string {
+	if h.browser != nil {
+		if p, ok := h.browser(r); ok {
+			return p.Actor()
+		}
+	}
+	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && token != "" {
+		if p, err := h.Authenticate(r.Context(), token); err == nil {
+			return p.Actor()
+		}
+	}
+	return ""
+}

@@ -113,11 +113,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	metrics.MustRegister(providerCalls)
 	conns := connection.New(connection.Config{
 		Store: st, Vault: v, Catalog: cat, Connectors: reg, Clients: clients,
-		RedirectURL: o.BaseURL + "/oauth/callback", Logger: log,
+		RedirectURL: o.BaseURL + "/oauth/callback", Logger: log, HTTP: outboundClient(cfg),
 		OnProviderCall: func(provider string, status int) {
 			providerCalls.WithLabelValues(provider, fmt.Sprintf("%dxx", status/100)).Inc()
 		},
 	})
+	registerCallback(o.Fakes, o.BaseURL+"/oauth/callback")
 	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics}
 	a.API = api.New(st, conns, log)
 	if err := a.bootstrap(ctx); err != nil {
@@ -176,7 +177,9 @@ func (a *App) routes(fakes map[string]Fake) http.Handler {
 		prefix := "/_fakes/" + id
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, f.Handler))
 	}
-	web.New(a.Store, a.Conns, a.API, a.Log, fakeIDs(fakes)).Register(mux)
+	dash := web.New(a.Store, a.Conns, a.API, a.Log, fakeIDs(fakes))
+	dash.Register(mux)
+	a.API.SetBrowserSession(dash.SessionPrincipal)
 	return mux
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"patchbay/internal/catalog"
 	"patchbay/internal/connector"
+	"patchbay/internal/netguard"
 	"patchbay/internal/store"
 	"patchbay/internal/transport"
 	"patchbay/internal/vault"
@@ -149,6 +150,9 @@ func (s *Service) Connect(ctx context.Context, ws *store.Workspace, req ConnectR
 		c.ID = store.NewID("con")
 		creds := connector.Credentials{APIKey: strings.TrimSpace(req.APIKey)}
 		acct, err := s.probe(ctx, p, c, creds)
+		if be := netguard.AsBlocked(err); be != nil {
+			return nil, "", invalid("config.endpoint_url", "%s: use the provider's public address", be.Error())
+		}
 		if err != nil {
 			return nil, "", &ProviderError{Op: "validate API key with " + p.Name, Err: err}
 		}
@@ -252,8 +256,16 @@ type CallbackResult struct {
 	Purpose    string
 }
 
-// Callback finishes a connect or reconnect from the provider's redirect.
+// Callback finishes a connect or reconnect from the provider's redirect,
+// without knowing who the browser is signed in as.
 func (s *Service) Callback(ctx context.Context, state, code, providerErr string) (*CallbackResult, error) {
+	return s.Complete(ctx, CallbackRequest{State: state, Code: code, Error: providerErr})
+}
+
+// Complete finishes a connect or reconnect from the provider's redirect. The
+// state is spent whatever happens next: a replay is refused.
+func (s *Service) Complete(ctx context.Context, req CallbackRequest) (*CallbackResult, error) {
+	state, code, providerErr := req.State, req.Code, req.Error
 	if state == "" {
 		return nil, ErrInvalidState
 	}
@@ -268,6 +280,10 @@ func (s *Service) Callback(ctx context.Context, state, code, providerErr string)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("callback: %w", err)
+	}
+	if req.Actor != "" && st.CreatedBy != "" && req.Actor != st.CreatedBy {
+		s.cfg.Logger.WarnContext(ctx, "oauth callback in another person's session refused", "connection", st.ConnectionID, "started_by", st.CreatedBy, "session", req.Actor)
+		return nil, ErrStateActor
 	}
 	c, err := s.cfg.Store.ConnectionByID(ctx, st.ConnectionID)
 	if err != nil {

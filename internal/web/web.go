@@ -85,6 +85,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// SessionPrincipal is who a request's dashboard session is signed in as.
+func (h *Handler) SessionPrincipal(r *http.Request) (*api.Principal, bool) { return h.principal(r) }
+
 func (h *Handler) principal(r *http.Request) (*api.Principal, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
