@@ -131,6 +131,8 @@ func (h *Handler) authenticated(fn func(http.ResponseWriter, *http.Request, *Pri
 				return
 			}
 		}
+		// Every API body is bounded, also on routes that read it their own way.
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		if need := h.RequiredRole(r.Method, r.Pattern); !p.Role.AtLeast(need) {
 			writeProblem(w, Problem{Type: "/problems/role", Title: "Your role may not do this", Status: http.StatusForbidden, RequiredRole: string(need),
 				Detail: fmt.Sprintf("%s %s needs the %s role or higher; this token acts as %s: ask a workspace admin", r.Method, r.URL.Path, need, p.Role)})
