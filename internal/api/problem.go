@@ -64,6 +64,8 @@ func ProblemFor(err error) Problem {
 		return Problem{Type: "/problems/invalid-state", Title: "Invalid authorization state", Status: http.StatusBadRequest, Detail: err.Error()}
 	case errors.Is(err, connection.ErrConsentDenied):
 		return Problem{Type: "/problems/consent-denied", Title: "Access denied", Status: http.StatusBadRequest, Detail: err.Error()}
+	case errors.Is(err, store.ErrFull):
+		return Problem{Type: "/problems/storage-full", Title: "Storage full", Status: http.StatusInsufficientStorage, Detail: store.ErrFull.Error()}
 	case errors.Is(err, ErrBodyTooLarge):
 		return Problem{Type: "/problems/body-too-large", Title: "Request body too large", Status: http.StatusRequestEntityTooLarge, Detail: err.Error()}
 	case errors.Is(err, store.ErrNotFound):
