@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` runs Patchbay with local fakes;
 # `make test` installs and starts PostgreSQL and chromium, then runs every test.
 GO ?= go
-RACE_PKGS = ./internal/transport/... ./internal/connection/... ./internal/fakes/... ./internal/connector/...
+RACE_PKGS = ./internal/transport/... ./internal/connection/... ./internal/fakes/... ./internal/connector/... ./internal/api/... ./internal/netguard/... ./internal/loadtest/... ./internal/keyrotation/...
 
 .PHONY: demo test test-short vet bench fuzz
 
