@@ -1,9 +1,9 @@
 # The two commands of the README: `make demo` runs Patchbay with local fakes;
 # `make test` installs and starts PostgreSQL and chromium, then runs every test.
 GO ?= go
-RACE_PKGS = ./internal/transport/... ./internal/connection/... ./internal/fakes/... ./internal/connector/... ./internal/health/... ./internal/notify/...
+RACE_PKGS = ./internal/transport/... ./internal/connection/... ./internal/fakes/... ./internal/connector/... ./internal/health/... ./internal/notify/... ./internal/api/... ./internal/netguard/... ./internal/loadtest/... ./internal/keyrotation/...
 
-.PHONY: demo test test-short vet bench
+.PHONY: demo test test-short vet bench fuzz
 
 demo:
 	$(GO) run ./cmd/patchbay demo
@@ -15,7 +15,12 @@ vet:
 test: vet
 	eval "$$(./scripts/test-env.sh)" && \
 	$(GO) test -count=1 -timeout 15m ./... && \
-	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS) && \
+	FUZZTIME=3s GO=$(GO) ./scripts/fuzz.sh
+
+# Every fuzz target for FUZZTIME each (go test ./... already runs their seed corpora).
+fuzz:
+	FUZZTIME=$${FUZZTIME:-10s} GO=$(GO) ./scripts/fuzz.sh
 
 test-short:
 	$(GO) test ./...

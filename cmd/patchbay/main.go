@@ -24,6 +24,9 @@ Usage:
   patchbay demo    [--addr 127.0.0.1:8080] [--data DIR]   run with SQLite and local provider fakes
   patchbay serve   [--addr] [--data DIR | --database postgres://…]
   patchbay migrate [--data DIR | --database postgres://…]  apply schema migrations
+  patchbay rotate-key [--data DIR | --database …]        re-encrypt every credential with PATCHBAY_MASTER_KEY
+                                                          (servers keep running with the old keys in PATCHBAY_PREVIOUS_MASTER_KEYS)
+  patchbay bench api [--rate 500] [--duration 20s] [--seed N]  load-test the dashboard reads of a running Patchbay
   patchbay integrations [--json]                          list integrations and connections
   patchbay connect <provider> [--config k=v] [--scope s]  start a connection (API keys are read from stdin)
   patchbay reconnect|test|disconnect <connection id>
@@ -49,7 +52,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "demo", "serve", "migrate":
+	case "demo", "serve", "migrate", "rotate-key":
+	case "bench":
+		return benchAPI(ctx, rest, stdout, stderr)
 	case "integrations", "connect", "reconnect", "test", "disconnect":
 		return cli.FromEnv(stdout, os.Stdin).Run(ctx, cmd, rest)
 	default:
@@ -61,7 +66,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cmd == "demo" {
+		cfg.AllowPrivateNetworks = true // the demo's provider fakes listen on this machine
+	}
 	log := app.NewLogger(stderr, cfg.LogLevel)
+	if cmd == "rotate-key" {
+		rep, err := app.RotateKey(ctx, cfg)
+		fmt.Fprintln(stdout, rep)
+		return err
+	}
 	if cmd == "migrate" {
 		st, err := store.Open(ctx, cfg.DSN())
 		if err != nil {

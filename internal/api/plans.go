@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 
+	"patchbay/internal/access"
 	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
 	"patchbay/internal/store"
@@ -23,10 +24,15 @@ type workspaceView struct {
 	Plans []string `json:"plans"`
 	// Premium lists the catalog's integrations that need the premium plan.
 	Premium []string `json:"premium_integrations"`
+	// Role is the caller's role here, Actor who they are, Roles every role.
+	Role  access.Role   `json:"role"`
+	Actor string        `json:"actor"`
+	Roles []access.Role `json:"roles"`
 }
 
-func (h *Handler) viewWorkspace(ws *store.Workspace) workspaceView {
-	v := workspaceView{ID: ws.ID, Name: ws.Name, Plan: ws.Plan, Plans: plans, Premium: []string{}}
+func (h *Handler) viewWorkspace(ws *store.Workspace, pr *Principal) workspaceView {
+	v := workspaceView{ID: ws.ID, Name: ws.Name, Plan: ws.Plan, Plans: plans, Premium: []string{},
+		Role: pr.Role, Actor: pr.Actor(), Roles: access.Roles()}
 	for _, p := range h.conns.Catalog().All() {
 		if p.Tier == catalog.TierPremium {
 			v.Premium = append(v.Premium, p.ID)
@@ -35,12 +41,13 @@ func (h *Handler) viewWorkspace(ws *store.Workspace) workspaceView {
 	return v
 }
 
-// registerWorkspace mounts the workspace's own settings: its plan.
+// registerWorkspace mounts the workspace's own settings: its plan, and who
+// the caller is in it.
 func (h *Handler) registerWorkspace(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/workspace", h.authenticated(func(w http.ResponseWriter, r *http.Request, pr *Principal) {
-		writeJSON(w, http.StatusOK, h.viewWorkspace(pr.Workspace))
-	}))
-	mux.Handle("PATCH /api/v1/workspace", h.authenticated(h.patchWorkspace))
+	h.route(mux, "GET /api/v1/workspace", access.Viewer, func(w http.ResponseWriter, r *http.Request, pr *Principal) {
+		writeJSON(w, http.StatusOK, h.viewWorkspace(pr.Workspace, pr))
+	})
+	h.route(mux, "PATCH /api/v1/workspace", access.Admin, h.patchWorkspace)
 }
 
 func (h *Handler) patchWorkspace(w http.ResponseWriter, r *http.Request, pr *Principal) {
@@ -73,7 +80,7 @@ func (h *Handler) patchWorkspace(w http.ResponseWriter, r *http.Request, pr *Pri
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, h.viewWorkspace(&ws))
+	writeJSON(w, http.StatusOK, h.viewWorkspace(&ws, pr))
 }
 
 // registerProviderWebhooks mounts the receiver of providers' signed lifecycle

@@ -19,6 +19,9 @@ type Problem struct {
 	Detail string               `json:"detail"`
 	Reason string               `json:"reason,omitempty"`
 	Errors []catalog.FieldError `json:"errors,omitempty"`
+
+	// RequiredRole names the least role a refused call needs (403).
+	RequiredRole string `json:"required_role,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -63,6 +66,10 @@ func ProblemFor(err error) Problem {
 		return Problem{Type: "/problems/callback-signature", Title: "Unsigned redirect", Status: http.StatusBadRequest, Detail: err.Error()}
 	case errors.Is(err, connection.ErrConsentDenied):
 		return Problem{Type: "/problems/consent-denied", Title: "Access denied", Status: http.StatusBadRequest, Detail: err.Error()}
+	case errors.Is(err, store.ErrFull):
+		return Problem{Type: "/problems/storage-full", Title: "Storage full", Status: http.StatusInsufficientStorage, Detail: store.ErrFull.Error()}
+	case errors.Is(err, ErrBodyTooLarge):
+		return Problem{Type: "/problems/body-too-large", Title: "Request body too large", Status: http.StatusRequestEntityTooLarge, Detail: err.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return Problem{Status: http.StatusNotFound, Detail: err.Error()}
 	case errors.Is(err, store.ErrConflict):
@@ -81,13 +88,22 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, p)
 }
 
+// MaxBody is the largest request body the API reads.
+const MaxBody = 1 << 20
+
+// ErrBodyTooLarge is returned for a request body over MaxBody.
+var ErrBodyTooLarge = errors.New("the request body is over 1 MiB; send less at once (e.g. rows in batches)")
+
 // decode reads a JSON body strictly: unknown fields and trailing data are errors.
 func decode(r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
+	r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
+	var tooBig *http.MaxBytesError
 	if err := dec.Decode(v); errors.Is(err, io.EOF) {
 		return nil // an empty body means all defaults
+	} else if errors.As(err, &tooBig) {
+		return ErrBodyTooLarge
 	} else if err != nil {
 		return &connection.ValidationError{Fields: []catalog.FieldError{{Field: "body", Message: "malformed JSON: " + err.Error()}}}
 	}

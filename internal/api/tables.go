@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"patchbay/internal/catalog"
-	"patchbay/internal/connection"
 	"patchbay/internal/store"
 	"patchbay/internal/syncer"
 	"patchbay/internal/tables"
@@ -136,10 +134,6 @@ const (
 	maxRowLimit     = 1000
 )
 
-func invalidField(field, msg string) error {
-	return &connection.ValidationError{Fields: []catalog.FieldError{{Field: field, Message: msg}}}
-}
-
 // listRows pages by row id: the cursor is the last id of the previous page,
 // so a page costs one index range scan however large the table is.
 func (h *Handler) listRows(w http.ResponseWriter, r *http.Request, pr *Principal) {
@@ -153,7 +147,7 @@ func (h *Handler) listRows(w http.ResponseWriter, r *http.Request, pr *Principal
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxRowLimit {
-			h.fail(w, r, invalidField("limit", "must be a whole number from 1 to "+strconv.Itoa(maxRowLimit)))
+			h.fail(w, r, invalidField("limit", "%s", "must be a whole number from 1 to "+strconv.Itoa(maxRowLimit)))
 			return
 		}
 		limit = n

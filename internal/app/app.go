@@ -96,11 +96,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	if o.Catalog != nil {
 		cat = o.Catalog(cat)
 	}
-	key, err := masterKey(cfg)
-	if err != nil {
-		return nil, err
-	}
-	v, err := vault.New(key)
+	v, err := LoadVault(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -130,11 +126,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	conns := connection.New(connection.Config{
 		Store: st, Vault: v, Catalog: cat, Connectors: reg, Clients: clients,
 		RedirectURL: o.BaseURL + "/oauth/callback", Logger: log, OnChange: bg.changed,
-		AfterReconnect: data.afterReconnect,
+		AfterReconnect: data.afterReconnect, HTTP: outboundClient(cfg),
 		OnProviderCall: func(provider string, status int) {
 			providerCalls.WithLabelValues(provider, fmt.Sprintf("%dxx", status/100)).Inc()
 		},
 	})
+	registerCallback(o.Fakes, o.BaseURL+"/oauth/callback")
 	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics, bg: bg, data: data}
 	a.API = api.New(st, conns, log)
 	a.wireData(data, o.BaseURL, clients)
@@ -174,7 +171,7 @@ func (a *App) bootstrap(ctx context.Context) error {
 		}
 		a.Token = "pb_" + base64.RawURLEncoding.EncodeToString(b)
 	}
-	return a.Store.EnsureToken(ctx, DefaultWorkspace, "bootstrap", "admin", connection.HashToken(a.Token))
+	return a.Store.EnsureToken(ctx, DefaultWorkspace, "bootstrap", "owner", connection.HashToken(a.Token))
 }
 
 func (a *App) routes(fakes map[string]Fake) http.Handler {
@@ -198,7 +195,9 @@ func (a *App) routes(fakes map[string]Fake) http.Handler {
 		prefix := "/_fakes/" + id
 		mux.Handle(prefix+"/", http.StripPrefix(prefix, f.Handler))
 	}
-	a.dashboard(fakes).Register(mux)
+	dash := a.dashboard(fakes)
+	dash.Register(mux)
+	a.API.SetBrowserSession(dash.SessionPrincipal)
 	return mux
 }
 

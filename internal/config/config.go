@@ -29,6 +29,12 @@ type Config struct {
 	Clients        map[string]Client
 	Health         Health
 	SMTP           SMTP
+	// PreviousMasterKeys are older keys (base64, comma-separated; secret) that
+	// still open credentials during a key rotation.
+	PreviousMasterKeys string
+	// AllowPrivateNetworks lets provider calls reach loopback and private
+	// addresses (demo and tests, whose fakes are local); off by default.
+	AllowPrivateNetworks bool
 }
 
 // Health tunes the health monitor and notifications.
@@ -98,7 +104,8 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 	secrets := []struct {
 		env    string
 		target *string
-	}{{"PATCHBAY_MASTER_KEY", &c.MasterKey}, {"PATCHBAY_BOOTSTRAP_TOKEN", &c.BootstrapToken}, {"PATCHBAY_SMTP_PASSWORD", &c.SMTP.Password}}
+	}{{"PATCHBAY_MASTER_KEY", &c.MasterKey}, {"PATCHBAY_BOOTSTRAP_TOKEN", &c.BootstrapToken}, {"PATCHBAY_SMTP_PASSWORD", &c.SMTP.Password},
+		{"PATCHBAY_PREVIOUS_MASTER_KEYS", &c.PreviousMasterKeys}}
 	for _, s := range secrets {
 		v, err := fromEnvOrFile(lookup, s.env)
 		if err != nil {
@@ -119,6 +126,13 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		if id != "" {
 			c.Clients[p] = Client{ID: id, Secret: secret}
 		}
+	}
+	if v, ok := lookup("PATCHBAY_ALLOW_PRIVATE_NETWORKS"); ok && strings.TrimSpace(v) != "" {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("PATCHBAY_ALLOW_PRIVATE_NETWORKS %q: want true or false", v)
+		}
+		c.AllowPrivateNetworks = b
 	}
 	d, err := time.ParseDuration(probe)
 	if err != nil || d < time.Second {
@@ -213,7 +227,7 @@ func (c *Config) String() string {
 	for p, cl := range c.Clients {
 		clients = append(clients, p+"="+cl.ID+":"+red(cl.Secret))
 	}
-	return fmt.Sprintf("addr=%s data=%s database=%s public_url=%s master_key=%s bootstrap_token=%s clients=%v probe_interval=%s smtp=%s:%d user=%s password=%s from=%s starttls=%s",
-		c.Addr, c.DataDir, red(c.Database), c.PublicURL, red(c.MasterKey), red(c.BootstrapToken), clients, c.ProbeInterval,
-		c.SMTP.Host, c.SMTP.Port, c.SMTP.Username, red(c.SMTP.Password), c.SMTP.From, c.SMTP.StartTLS)
+	return fmt.Sprintf("addr=%s data=%s database=%s public_url=%s master_key=%s previous_master_keys=%s bootstrap_token=%s allow_private_networks=%t clients=%v probe_interval=%s smtp=%s:%d user=%s password=%s from=%s starttls=%s",
+		c.Addr, c.DataDir, red(c.Database), c.PublicURL, red(c.MasterKey), red(c.PreviousMasterKeys), red(c.BootstrapToken), c.AllowPrivateNetworks,
+		clients, c.ProbeInterval, c.SMTP.Host, c.SMTP.Port, c.SMTP.Username, red(c.SMTP.Password), c.SMTP.From, c.SMTP.StartTLS)
 }

@@ -23,6 +23,7 @@ import (
 
 	"patchbay/internal/catalog"
 	"patchbay/internal/connector"
+	"patchbay/internal/netguard"
 	"patchbay/internal/store"
 	"patchbay/internal/transport"
 	"patchbay/internal/vault"
@@ -165,6 +166,9 @@ func (s *Service) Connect(ctx context.Context, ws *store.Workspace, req ConnectR
 		c.ID = store.NewID("con")
 		creds := connector.Credentials{APIKey: strings.TrimSpace(req.APIKey)}
 		acct, err := s.probe(ctx, p, c, creds)
+		if be := netguard.AsBlocked(err); be != nil {
+			return nil, "", invalid("config.endpoint_url", "%s: use the provider's public address", be.Error())
+		}
 		if err != nil {
 			return nil, "", &ProviderError{Op: "validate API key with " + p.Name, Err: err}
 		}
@@ -273,15 +277,18 @@ type CallbackResult struct {
 	Purpose    string
 }
 
-// Callback finishes a connect or reconnect from the provider's redirect.
+// Callback finishes a connect or reconnect from the provider's redirect,
+// without knowing who the browser is signed in as.
 func (s *Service) Callback(ctx context.Context, state, code, providerErr string) (*CallbackResult, error) {
-	return s.CallbackQuery(ctx, url.Values{"state": {state}, "code": {code}, "error": {providerErr}})
+	return s.Complete(ctx, CallbackRequest{Query: url.Values{"state": {state}, "code": {code}, "error": {providerErr}}})
 }
 
-// CallbackQuery finishes a connect or reconnect from the whole query of the
+// Complete finishes a connect or reconnect from the whole query of the
 // provider's redirect (state, code or error, and whatever the provider signs,
-// which a connector implementing connector.CallbackVerifier checks).
-func (s *Service) CallbackQuery(ctx context.Context, query url.Values) (*CallbackResult, error) {
+// which a connector implementing connector.CallbackVerifier checks). The state
+// is spent whatever happens next: a replay is refused.
+func (s *Service) Complete(ctx context.Context, req CallbackRequest) (*CallbackResult, error) {
+	query := req.Query
 	state, code, providerErr := query.Get("state"), query.Get("code"), query.Get("error")
 	if state == "" {
 		return nil, ErrInvalidState
@@ -297,6 +304,10 @@ func (s *Service) CallbackQuery(ctx context.Context, query url.Values) (*Callbac
 	}
 	if err != nil {
 		return nil, fmt.Errorf("callback: %w", err)
+	}
+	if req.Actor != "" && st.CreatedBy != "" && req.Actor != st.CreatedBy {
+		s.cfg.Logger.WarnContext(ctx, "oauth callback in another person's session refused", "connection", st.ConnectionID, "started_by", st.CreatedBy, "session", req.Actor)
+		return nil, ErrStateActor
 	}
 	c, err := s.cfg.Store.ConnectionByID(ctx, st.ConnectionID)
 	if err != nil {

@@ -185,16 +185,17 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	if err := fn(&Tx{s: s, tx: sqlTx}); err != nil {
 		_ = sqlTx.Rollback()
-		return err
+		return full(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", full(err))
 	}
 	return nil
 }
 
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
-	return q.ExecContext(ctx, s.rebind(query), args...)
+	res, err := q.ExecContext(ctx, s.rebind(query), args...)
+	return res, full(err)
 }
 
 func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {

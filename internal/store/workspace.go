@@ -63,6 +63,9 @@ type Token struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	RevokedAt   time.Time
+	UserID      string // the member it belongs to; "" for a workspace token
+	CreatedBy   string // who made it (token or user id)
+	MemberRole  string // the owner's current role in the workspace ("" when not a member)
 }
 
 // EnsureToken stores a token hash unless it is already known.
@@ -77,15 +80,20 @@ func (s *Store) EnsureToken(ctx context.Context, workspaceID, name, role, hash s
 
 // TokenByHash finds a live token by the hash of its value.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*Token, error) {
-	var t Token
-	var exp, rev sql.NullTime
-	err := s.queryRow(ctx, s.read, `SELECT id, workspace_id, name, role, created_at, expires_at, revoked_at FROM api_tokens WHERE token_hash=?`, hash).
-		Scan(&t.ID, &t.WorkspaceID, &t.Name, &t.Role, &t.CreatedAt, &exp, &rev)
+	t, err := scanToken(s.queryRow(ctx, s.read, `SELECT `+tokenColumns+tokenFrom+` WHERE t.token_hash=?`, hash))
 	if err != nil {
 		return nil, notFound(err, "token")
 	}
-	t.ExpiresAt, t.RevokedAt = timeOf(exp), timeOf(rev)
-	return &t, nil
+	return t, nil
+}
+
+// TokenByID finds a token by its id (a dashboard session names its token).
+func (s *Store) TokenByID(ctx context.Context, id string) (*Token, error) {
+	t, err := scanToken(s.queryRow(ctx, s.read, `SELECT `+tokenColumns+tokenFrom+` WHERE t.id=?`, id))
+	if err != nil {
+		return nil, notFound(err, "token")
+	}
+	return t, nil
 }
 
 // OAuthState is a pending authorization: one per authorize URL handed out.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"patchbay/internal/connector"
+	"patchbay/internal/netguard"
 )
 
 // Budget is the request budget of one connection (one account at one
@@ -276,7 +277,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if last || !retriable(req) {
+			if last || !retriable(req) || netguard.AsBlocked(err) != nil { // a refused address stays refused
 				return nil, &connector.Error{Class: connector.ClassUnavailable, Message: "provider unreachable", Err: err}
 			}
 			if err := sleep(ctx, backoff(attempt)); err != nil {

@@ -77,15 +77,14 @@ func (h *Handler) lookup(ctx context.Context, r *http.Request) (*session, bool) 
 		}
 		return nil, false
 	}
-	if !tok.RevokedAt.IsZero() || (!tok.ExpiresAt.IsZero() && now.After(tok.ExpiresAt)) {
-		return nil, false
-	}
-	ws, err := h.cfg.Store.GetWorkspace(ctx, se.WorkspaceID)
+	p, err := h.cfg.API.TokenPrincipal(ctx, tok.ID)
 	if err != nil {
-		h.log.ErrorContext(ctx, "read session workspace", "err", err)
+		if !errors.Is(err, store.ErrNotFound) {
+			h.log.ErrorContext(ctx, "read session token", "err", err)
+		}
 		return nil, false
 	}
-	return &session{hash: se.IDHash, csrf: se.CSRFToken, principal: &api.Principal{Workspace: ws, Token: tok}}, true
+	return &session{hash: se.IDHash, csrf: se.CSRFToken, principal: p}, true
 }
 
 // authenticated requires a session; unsafe methods also need the session's

@@ -169,6 +169,16 @@ func (h *Handler) pageData(s *session, title string) map[string]any {
 	return map[string]any{"Title": title, "Session": s, "CSRF": s.csrf, "Workspace": s.principal.Workspace, "Demo": len(h.fakeID) > 0}
 }
 
+// SessionPrincipal is who a request's dashboard session is signed in as (the
+// API's OAuth callback checks it against who started the flow).
+func (h *Handler) SessionPrincipal(r *http.Request) (*api.Principal, bool) {
+	s, ok := h.lookup(r.Context(), r)
+	if !ok {
+		return nil, false
+	}
+	return s.principal, true
+}
+
 // errorPage shows a refused or failed action with a way back.
 func (h *Handler) errorPage(w http.ResponseWriter, s *session, p *problem, back string) {
 	d := h.pageData(s, p.Title)

@@ -34,6 +34,8 @@ type Env struct {
 	URL   string // base URL, no trailing slash
 	Fakes map[string]app.Fake
 	HTTP  *http.Client // does not follow redirects
+	// Transcript, when set, is given every API answer body (secret scans).
+	Transcript func(body []byte)
 }
 
 // Options tune Start.
@@ -48,13 +50,16 @@ type Options struct {
 	Connectors *connector.Registry
 	// Catalog adjusts the catalog (rate limits, page sizes).
 	Catalog func(*catalog.Catalog) *catalog.Catalog
+	// Log, when set, receives the process's log at debug level (JSON lines).
+	Log io.Writer
 }
 
 // Start runs a Patchbay for the test and stops it at cleanup.
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
 	dir := t.TempDir()
-	env := map[string]string{"PATCHBAY_BOOTSTRAP_TOKEN": Token, "PATCHBAY_DATA": dir, "PATCHBAY_LOG_LEVEL": "warn"}
+	env := map[string]string{"PATCHBAY_BOOTSTRAP_TOKEN": Token, "PATCHBAY_DATA": dir, "PATCHBAY_LOG_LEVEL": "warn",
+		"PATCHBAY_ALLOW_PRIVATE_NETWORKS": "true"} // the fakes are on loopback
 	if o.Database != "" {
 		env["PATCHBAY_DATABASE_URL"] = o.Database
 	}
@@ -80,8 +85,11 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	fakes := mk()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: app.NewLogger(io.Discard, "error"),
-		Connectors: o.Connectors, Catalog: o.Catalog})
+	logger := app.NewLogger(io.Discard, "error")
+	if o.Log != nil {
+		logger = app.NewLogger(o.Log, "debug")
+	}
+	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: logger, Connectors: o.Connectors, Catalog: o.Catalog})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -110,6 +118,12 @@ func (e *Env) Store() *store.Store { return e.App.Store }
 // (when non-nil). It returns the status and the raw body.
 func (e *Env) Do(method, path string, body, out any) (int, string) {
 	e.T.Helper()
+	return e.DoAs(Token, method, path, body, out)
+}
+
+// DoAs is Do with another API token.
+func (e *Env) DoAs(token, method, path string, body, out any) (int, string) {
+	e.T.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -126,7 +140,7 @@ func (e *Env) Do(method, path string, body, out any) (int, string) {
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+Token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := e.HTTP.Do(req)
 	if err != nil {
@@ -134,6 +148,9 @@ func (e *Env) Do(method, path string, body, out any) (int, string) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	if e.Transcript != nil {
+		e.Transcript(data)
+	}
 	if out != nil && len(data) > 0 && resp.StatusCode < 300 {
 		if err := json.Unmarshal(data, out); err != nil {
 			e.T.Fatalf("%s %s: decode %q: %v", method, path, data, err)

@@ -74,6 +74,9 @@ func (c *Connector) Lookup(ctx context.Context, s connector.Session, lookup stri
 	if !out.Found {
 		return nil, false, nil
 	}
+	if out.Data == nil {
+		out.Data = map[string]any{} // "found" with no facts is an empty answer, not a nil map for callers to trip on
+	}
 	return out.Data, true, nil
 }
 

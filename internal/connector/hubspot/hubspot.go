@@ -102,6 +102,10 @@ type errorBody struct {
 	ErrorDescription string `json:"error_description"`
 }
 
+// maxResponse bounds what Patchbay reads of one answer (a batch of 100
+// records is far below it), so a broken or hostile endpoint cannot exhaust memory.
+const maxResponse = 32 << 20
+
 func (c *Connector) do(ctx context.Context, s connector.Session, cl call) error {
 	var body io.Reader
 	if cl.in != nil {
@@ -134,7 +138,7 @@ func (c *Connector) do(ctx context.Context, s connector.Session, cl call) error 
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(cl.out); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(cl.out); err != nil {
 		return &connector.Error{Class: connector.ClassUnknown, Status: resp.StatusCode, Message: "HubSpot sent a response Patchbay cannot read", Err: err}
 	}
 	return nil

@@ -122,6 +122,10 @@ func (c *Connector) listSince(ctx context.Context, s connector.Session, req conn
 		return connector.Page{}, &connector.Error{Class: connector.ClassUnknown, Message: "HubSpot sent a search cursor Patchbay cannot read"}
 	}
 	page.Next = fmt.Sprintf("%d:%d", since, n)
+	if len(page.Records) == 0 {
+		// A next cursor on an empty page would walk forever (and has no last record to move the window to).
+		return connector.Page{}, &connector.Error{Class: connector.ClassUnknown, Message: "HubSpot sent an empty search page with a next cursor"}
+	}
 	if last := page.Records[len(page.Records)-1].UpdatedAt.UnixMilli(); n+limit > c.searchDepth && last > since {
 		page.Next = fmt.Sprintf("%d:0", last)
 	}

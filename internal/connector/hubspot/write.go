@@ -280,6 +280,9 @@ func (w *writer) findByMatchField(ctx context.Context, idx []int) (map[string]st
 			if out.next() == "" {
 				break
 			}
+			if prev, _ := body["after"].(string); prev == out.next() || len(out.Results) == 0 {
+				return nil, &connector.Error{Class: connector.ClassUnknown, Message: "HubSpot's search paging does not advance"}
+			}
 			body["after"] = out.next()
 		}
 	}

@@ -110,6 +110,7 @@ type Kit struct {
 	refresh  map[string]*refreshToken
 	codes    map[string]*authCode
 	outage   bool
+	redirect []string // redirect URIs registered after start (AddRedirectURI)
 	limit    int
 	per      time.Duration
 	stats    Stats
@@ -180,6 +181,24 @@ func New(o Options) *Kit {
 	k.accountLocked(o.DefaultAccount)
 	k.mu.Unlock()
 	return k
+}
+
+// AddRedirectURI registers a redirect URI, compared exactly, once the app's
+// address is known (Patchbay registers its callback on the demo fakes).
+func (k *Kit) AddRedirectURI(uri string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.redirect = append(k.redirect, uri)
+}
+
+// redirectAllowed reports whether uri is registered; none registered allows any.
+func (k *Kit) redirectAllowed(uri string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.o.RedirectURIs) == 0 && len(k.redirect) == 0 {
+		return true
+	}
+	return slices.Contains(k.o.RedirectURIs, uri) || slices.Contains(k.redirect, uri)
 }
 
 // Now is the fake's current time.

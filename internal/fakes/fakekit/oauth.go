@@ -304,7 +304,7 @@ func (k *Kit) parseAuthorize(q url.Values) (authorizeRequest, string) {
 		return req, "Unknown client_id: the app is not registered with this provider."
 	case req.redirectURI == "":
 		return req, "redirect_uri is missing."
-	case len(k.o.RedirectURIs) > 0 && !slices.Contains(k.o.RedirectURIs, req.redirectURI):
+	case !k.redirectAllowed(req.redirectURI):
 		return req, "redirect_uri does not match any URI registered for the app."
 	case req.challenge != "" && req.method != "S256" && req.method != "plain" && req.method != "":
 		return req, "code_challenge_method must be S256 or plain."

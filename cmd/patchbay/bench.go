@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"patchbay/internal/loadtest"
+)
+
+// benchAPI is `patchbay bench api`: a second process that holds a request
+// rate of dashboard reads against a running Patchbay and reports latency.
+func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "api" {
+		return errors.New("usage: patchbay bench api [--rate 500] [--duration 20s] [--seed N]")
+	}
+	fs := flag.NewFlagSet("bench api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", envOr("PATCHBAY_URL", "http://127.0.0.1:8080"), "Patchbay base URL (env PATCHBAY_URL)")
+	rate := fs.Int("rate", 500, "requests per second")
+	duration := fs.Duration("duration", 20*time.Second, "how long to send")
+	seed := fs.Int("seed", 0, "first create this many data provider connections (against `patchbay demo`)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	token := os.Getenv("PATCHBAY_TOKEN")
+	if token == "" {
+		return errors.New("set PATCHBAY_TOKEN to an API token (patchbay demo prints one)")
+	}
+	if *seed > 0 {
+		if err := loadtest.SeedDemo(ctx, *url, token, *seed); err != nil {
+			return err
+		}
+	}
+	res, err := loadtest.Run(ctx, loadtest.Config{URL: *url, Token: token, Rate: *rate, Duration: *duration})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res)
+	if res.Failed > 0 || res.Dropped > 0 {
+		return fmt.Errorf("%d requests failed and %d were dropped", res.Failed, res.Dropped)
+	}
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
