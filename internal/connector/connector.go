@@ -46,8 +46,16 @@ type Session struct {
 // the provider's report of the bucket when the answer carried one (nil
 // otherwise), which corrects the model.
 type CostMeter interface {
-	Take(ctx context.Context, cost float64) error
-	Done(cost float64, report *CostReport)
+	Take(ctx context.Context, cost float64) (CostTicket, error)
+	Done(t CostTicket, report *CostReport)
+}
+
+// CostTicket is one request's reservation of cost points. Mark is how many
+// requests of the meter had completed when it was made: a report whose
+// request was overtaken by another's completion may predate that one's charge.
+type CostTicket struct {
+	Cost float64
+	Mark uint64
 }
 
 // CostReport is a provider's account of its cost bucket after a request.

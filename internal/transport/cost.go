@@ -23,6 +23,7 @@ type CostBucket struct {
 	avail    float64
 	inFlight float64 // taken by requests not yet done
 	at       time.Time
+	done     uint64 // requests completed
 }
 
 var _ connector.CostMeter = (*CostBucket)(nil)
@@ -48,7 +49,7 @@ func (b *CostBucket) reserveLocked() float64 {
 // Take waits until cost points (and the reserve) are available and spends
 // them. A cost above the bucket's size waits for a full bucket (the provider
 // refuses such a query anyway, with its own error).
-func (b *CostBucket) Take(ctx context.Context, cost float64) error {
+func (b *CostBucket) Take(ctx context.Context, cost float64) (connector.CostTicket, error) {
 	for {
 		b.mu.Lock()
 		b.refillLocked(time.Now())
@@ -56,23 +57,28 @@ func (b *CostBucket) Take(ctx context.Context, cost float64) error {
 		if b.avail >= need {
 			b.avail -= cost
 			b.inFlight += cost
+			t := connector.CostTicket{Cost: cost, Mark: b.done}
 			b.mu.Unlock()
-			return nil
+			return t, nil
 		}
 		wait := time.Duration((need - b.avail) / b.restore * float64(time.Second))
 		b.mu.Unlock()
 		if err := sleep(ctx, max(wait, time.Millisecond)); err != nil {
-			return err
+			return connector.CostTicket{}, err
 		}
 	}
 }
 
-// Done ends a request that took cost points; a report from the provider
-// replaces the model's figures.
-func (b *CostBucket) Done(cost float64, r *connector.CostReport) {
+// Done ends a request that took t's points. A report from the provider
+// replaces the model's figures, crediting refunds, when no other request
+// completed meanwhile; otherwise the report may predate another request's
+// charge (answers overtake each other), so it may only lower the model.
+func (b *CostBucket) Done(t connector.CostTicket, r *connector.CostReport) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.inFlight = max(b.inFlight-cost, 0)
+	b.inFlight = max(b.inFlight-t.Cost, 0)
+	overtaken := b.done != t.Mark
+	b.done++
 	if r == nil {
 		return
 	}
@@ -83,7 +89,11 @@ func (b *CostBucket) Done(cost float64, r *connector.CostReport) {
 	if r.RestorePerSecond > 0 {
 		b.restore = r.RestorePerSecond
 	}
-	b.avail = min(r.Available-b.inFlight, b.max)
+	reported := min(r.Available-b.inFlight, b.max)
+	if overtaken {
+		reported = min(reported, b.avail)
+	}
+	b.avail = reported
 }
 
 // Available is the model's current number of free points.

@@ -12,28 +12,36 @@ func TestCostBucketModel(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := NewCostBucket(100, 1000)
-	if err := b.Take(ctx, 90); err != nil {
+	first, err := b.Take(ctx, 90)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// The provider reports 95 left after a refund; 90 were taken by this
 	// request, 0 are in flight elsewhere.
-	b.Done(90, &connector.CostReport{Available: 95, Maximum: 100, RestorePerSecond: 1000})
+	b.Done(first, &connector.CostReport{Available: 95, Maximum: 100, RestorePerSecond: 1000})
 	if got := b.Available(); got < 95 {
 		t.Fatalf("refund not credited: %.1f", got)
 	}
 	// A request in flight keeps its points when another's report arrives.
-	_ = b.Take(ctx, 50)
-	_ = b.Take(ctx, 10)
-	b.Done(10, &connector.CostReport{Available: 90, Maximum: 100, RestorePerSecond: 1000})
+	older, _ := b.Take(ctx, 50)
+	newer, _ := b.Take(ctx, 10)
+	b.Done(newer, &connector.CostReport{Available: 90, Maximum: 100, RestorePerSecond: 1000})
 	if got := b.Available(); got > 45 {
 		t.Fatalf("in-flight points forgotten: %.1f", got)
 	}
-	b.Done(50, nil)
+	// The older request's answer arrives last: its report may predate the
+	// newer one's charge and must not bring back points already spent.
+	before := b.Available()
+	b.Done(older, &connector.CostReport{Available: 100, Maximum: 100, RestorePerSecond: 1000})
+	if got := b.Available(); got > before+5 {
+		t.Fatalf("a stale report was adopted: %.1f after %.1f", got, before)
+	}
 	// A smaller bucket reported by the provider is adopted.
-	b.Done(0, &connector.CostReport{Available: 0, Maximum: 20, RestorePerSecond: 2000})
+	last, _ := b.Take(ctx, 0)
+	b.Done(last, &connector.CostReport{Available: 0, Maximum: 20, RestorePerSecond: 2000})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := b.Take(ctx, 500); err != nil { // more than the bucket: waits for a full one
+	if _, err := b.Take(ctx, 500); err != nil { // more than the bucket: waits for a full one
 		t.Fatal(err)
 	}
 }
@@ -70,8 +78,8 @@ func BenchmarkCostBucketTakeDone(b *testing.B) {
 	r := &connector.CostReport{Available: 1e12, Maximum: 1e12, RestorePerSecond: 1e12}
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			_ = cb.Take(ctx, 10)
-			cb.Done(10, r)
+			t, _ := cb.Take(ctx, 10)
+			cb.Done(t, r)
 		}
 	})
 }

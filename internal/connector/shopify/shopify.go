@@ -202,8 +202,9 @@ func (c *Connector) query(ctx context.Context, s connector.Session, cost int, do
 	}
 	mutation := strings.HasPrefix(doc, "mutation")
 	for try := 0; ; try++ {
+		var ticket connector.CostTicket
 		if s.Meter != nil {
-			if err := s.Meter.Take(ctx, float64(cost)); err != nil {
+			if ticket, err = s.Meter.Take(ctx, float64(cost)); err != nil {
 				return err
 			}
 		}
@@ -223,7 +224,7 @@ func (c *Connector) query(ctx context.Context, s connector.Session, cost int, do
 				ts := cst.ThrottleStatus
 				report = &connector.CostReport{Available: ts.CurrentlyAvailable, Maximum: ts.MaximumAvailable, RestorePerSecond: ts.RestoreRate}
 			}
-			s.Meter.Done(float64(cost), report)
+			s.Meter.Done(ticket, report)
 		}
 		if err != nil {
 			return err
