@@ -46,6 +46,8 @@ type Store struct {
 	write   *sql.DB // SQLite: one connection, so writers queue instead of failing with SQLITE_BUSY
 	read    *sql.DB
 	path    string // SQLite file path
+	// lockSlots bounds the advisory locks WithLock holds at once (PostgreSQL).
+	lockSlots chan struct{}
 }
 
 // Open connects to dsn: a postgres:// URL, or a SQLite file path. It applies
@@ -70,7 +72,7 @@ func open(dsn string) (*Store, error) {
 		}
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(20)
-		return &Store{dialect: Postgres, write: db, read: db}, nil
+		return &Store{dialect: Postgres, write: db, read: db, lockSlots: make(chan struct{}, 8)}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)

@@ -20,11 +20,25 @@ const TestDatabaseEnv = "PATCHBAY_TEST_DATABASE_URL"
 // (the test is skipped with instructions when it is unset).
 func OpenTest(t testing.TB, dialect string) *Store {
 	t.Helper()
+	s, err := Open(context.Background(), TestDSN(t, dialect))
+	if err != nil {
+		t.Fatalf("open %s store: %v", dialect, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestDSN returns what a fresh, empty test database is opened with: a SQLite
+// file path in a temp folder, or a postgres:// URL whose search_path names a
+// new schema (dropped at cleanup). For Postgres the test is skipped with
+// instructions when PATCHBAY_TEST_DATABASE_URL is unset. Tests that start
+// several processes on one database pass the same DSN to each.
+func TestDSN(t testing.TB, dialect string) string {
+	t.Helper()
 	ctx := context.Background()
-	var dsn string
 	switch dialect {
 	case SQLite:
-		dsn = filepath.Join(t.TempDir(), "patchbay.db")
+		return filepath.Join(t.TempDir(), "patchbay.db")
 	case Postgres:
 		base := os.Getenv(TestDatabaseEnv)
 		if base == "" {
@@ -49,16 +63,10 @@ func OpenTest(t testing.TB, dialect string) *Store {
 		q := u.Query()
 		q.Set("search_path", schema)
 		u.RawQuery = q.Encode()
-		dsn = u.String()
+		return u.String()
 	default:
 		panic(fmt.Sprintf("unknown dialect %q", dialect))
 	}
-	s, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("open %s store: %v", dialect, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 // Path returns the SQLite file path ("" on PostgreSQL).
