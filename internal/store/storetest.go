@@ -71,3 +71,29 @@ func TestDSN(t testing.TB, dialect string) string {
 
 // Path returns the SQLite file path ("" on PostgreSQL).
 func (s *Store) Path() string { return s.path }
+
+// DumpText returns every row of every table of the current schema as text
+// (PostgreSQL only), so tests can check that no secret is stored in clear.
+func (s *Store) DumpText(ctx context.Context) ([]byte, error) {
+	if s.dialect != Postgres {
+		return nil, fmt.Errorf("dump: PostgreSQL only; read the SQLite file instead")
+	}
+	tables, err := s.ids(ctx, "list tables", `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	for _, tb := range tables {
+		rows, err := s.ids(ctx, "dump "+tb, `SELECT row_to_json(x)::text FROM `+pgQuote(tb)+` x`)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out = append(out, r...)
+			out = append(out, '\n')
+		}
+	}
+	return out, nil
+}
+
+func pgQuote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
