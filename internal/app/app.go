@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,6 +25,7 @@ import (
 	"patchbay/internal/config"
 	"patchbay/internal/connection"
 	"patchbay/internal/connector"
+	"patchbay/internal/jobs"
 	"patchbay/internal/store"
 	"patchbay/internal/vault"
 	"patchbay/internal/web"
@@ -49,6 +51,12 @@ type Options struct {
 	// Connectors is the connector registry; nil means the built-in one.
 	Connectors *connector.Registry
 	Logger     *slog.Logger
+	// ProviderURLs point catalog entries at base URLs of fakes served by
+	// another process (multi-process tests), by provider id.
+	ProviderURLs map[string]string
+	// RunSync is the sync engine's "run sync X now" entry point, called by
+	// the run_sync background job; nil leaves that job kind out.
+	RunSync func(ctx context.Context, syncID, trigger string) error
 }
 
 // App is one assembled process.
@@ -61,6 +69,9 @@ type App struct {
 	API     *api.Handler
 	Log     *slog.Logger
 	Token   string // the bootstrap API token value (printed by demo)
+	// Jobs is the background job engine (enqueue work with Jobs.Enqueue).
+	Jobs    jobs.Engine
+	pool    *pgxpool.Pool // River's connections (PostgreSQL only)
 	handler http.Handler
 	metrics *prometheus.Registry
 	wg      sync.WaitGroup
@@ -89,6 +100,13 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		if f.ClientID != "" {
 			clients[id] = connection.ClientCredentials{ID: f.ClientID, Secret: f.ClientSecret}
 		}
+	}
+	for id, base := range o.ProviderURLs {
+		p, ok := cat.Get(id)
+		if !ok {
+			return nil, fmt.Errorf("provider URL for unknown provider %q", id)
+		}
+		cat = cat.WithProvider(p.Rebase(base))
 	}
 	key, err := masterKey(cfg)
 	if err != nil {
@@ -125,6 +143,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics}
 	a.API = api.New(st, conns, log)
 	if err := a.bootstrap(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := a.setupJobs(ctx, o); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -199,11 +221,14 @@ func (a *App) Handler() http.Handler { return a.handler }
 // requests, lets running ones finish (up to 15 s) and stops background work.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	if err := a.StartJobs(ctx); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return err
+		return errors.Join(err, a.StopJobs(ctx))
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down")
@@ -214,8 +239,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return err
+	return errors.Join(err, a.StopJobs(ctx))
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close releases the store and River's connections.
+func (a *App) Close() error {
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	return a.Store.Close()
+}

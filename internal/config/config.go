@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,6 +26,15 @@ type Config struct {
 	LogLevel       string        // debug, info, warn, error
 	ProbeInterval  time.Duration // health probe interval
 	Clients        map[string]Client
+	Jobs           Jobs
+}
+
+// Jobs tunes the background work of this process.
+type Jobs struct {
+	Concurrency     int           // jobs run at once by this process; 0: enqueue only (PostgreSQL)
+	Timeout         time.Duration // a job running longer is cancelled (and handed to another worker)
+	SweepInterval   time.Duration // how often due work (scheduled syncs, refreshes, probes) is looked for
+	ShutdownTimeout time.Duration // on SIGTERM, running jobs get this long to finish before they are handed back
 }
 
 // Client is an OAuth client registration; Secret is secret.
@@ -44,7 +54,7 @@ type option struct {
 // environment. lookup is os.LookupEnv in production.
 func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), providers []string) (*Config, error) {
 	c := &Config{Clients: map[string]Client{}}
-	var probe string
+	var probe, concurrency, jobTimeout, sweep, shutdown string
 	opts := []option{
 		{"addr", "PATCHBAY_ADDR", "listen address", false, &c.Addr},
 		{"data", "PATCHBAY_DATA", "data folder (SQLite file, generated master key)", false, &c.DataDir},
@@ -52,8 +62,13 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		{"public-url", "PATCHBAY_PUBLIC_URL", "URL browsers use to reach Patchbay (OAuth redirect base)", false, &c.PublicURL},
 		{"log-level", "PATCHBAY_LOG_LEVEL", "debug, info, warn or error", false, &c.LogLevel},
 		{"probe-interval", "PATCHBAY_PROBE_INTERVAL", "how often each connection is probed", false, &probe},
+		{"job-concurrency", "PATCHBAY_JOB_CONCURRENCY", "background jobs this process runs at once", false, &concurrency},
+		{"job-timeout", "PATCHBAY_JOB_TIMEOUT", "a background job running longer is cancelled and retried", false, &jobTimeout},
+		{"sweep-interval", "PATCHBAY_SWEEP_INTERVAL", "how often due work (scheduled syncs, token refreshes, probes) is looked for", false, &sweep},
+		{"shutdown-timeout", "PATCHBAY_SHUTDOWN_TIMEOUT", "on SIGTERM, how long running jobs get to finish before they are handed back", false, &shutdown},
 	}
-	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m"}
+	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m",
+		"job-concurrency": "10", "job-timeout": "1h", "sweep-interval": "15s", "shutdown-timeout": "30s"}
 	for _, o := range opts {
 		def := defaults[o.name]
 		if v, ok := lookup(o.env); ok {
@@ -94,6 +109,21 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		return nil, fmt.Errorf("probe-interval %q: want a duration of at least 1s, like 5m", probe)
 	}
 	c.ProbeInterval = d
+	n, err := strconv.Atoi(concurrency)
+	if err != nil || n < 0 || n > 1000 {
+		return nil, fmt.Errorf("job-concurrency %q: want a whole number from 0 to 1000, like 10 (0: enqueue only, PostgreSQL only)", concurrency)
+	}
+	c.Jobs.Concurrency = n
+	for _, dur := range []struct {
+		name, value string
+		target      *time.Duration
+	}{{"job-timeout", jobTimeout, &c.Jobs.Timeout}, {"sweep-interval", sweep, &c.Jobs.SweepInterval}, {"shutdown-timeout", shutdown, &c.Jobs.ShutdownTimeout}} {
+		d, err := time.ParseDuration(dur.value)
+		if err != nil || d < time.Second {
+			return nil, fmt.Errorf("%s %q: want a duration of at least 1s, like 30s", dur.name, dur.value)
+		}
+		*dur.target = d
+	}
 	return c, c.validate()
 }
 
@@ -119,6 +149,9 @@ func (c *Config) validate() error {
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		errs = append(errs, errors.New("database: want a postgres:// URL (leave it empty for SQLite)"))
+	}
+	if c.Jobs.Concurrency == 0 && c.Database == "" {
+		errs = append(errs, errors.New("job-concurrency 0 (enqueue only) needs --database postgres://… and workers; with SQLite this process must work its jobs"))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -127,6 +127,9 @@ type Config struct {
 	Handlers Handlers
 	// Concurrency is how many jobs this process runs at once. Default 10.
 	Concurrency int
+	// InsertOnly (River only) makes this process enqueue jobs but work none
+	// and never lead: a web process beside dedicated workers.
+	InsertOnly bool
 	// JobTimeout cancels a job's context after this long. Default 1 h.
 	JobTimeout time.Duration
 	// RescueAfter (River) is when a running job whose worker went away is

@@ -58,7 +58,7 @@ func NewRiver(pool *pgxpool.Pool, cfg Config) (*River, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return Sweep{}, nil },
 			&river.PeriodicJobOpts{ID: "sweep", RunOnStart: true}))
 	}
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+	rc := &river.Config{
 		ID:                   cfg.ID,
 		Logger:               cfg.Logger,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}},
@@ -67,7 +67,11 @@ func NewRiver(pool *pgxpool.Pool, cfg Config) (*River, error) {
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		MaxAttempts:          maxAttempts,
-	})
+	}
+	if cfg.InsertOnly {
+		rc.Queues, rc.PeriodicJobs, rc.SkipUnknownJobCheck = nil, nil, true
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
 		return nil, fmt.Errorf("job engine: %w", err)
 	}
@@ -83,7 +87,7 @@ func workFunc[T Args](r *River) river.Worker[T] {
 
 // Enqueue inserts a job; a duplicate of an active one is skipped.
 func (r *River) Enqueue(ctx context.Context, args Args) (Result, error) {
-	if !r.cfg.Handlers.has(args.Kind()) {
+	if !r.cfg.InsertOnly && !r.cfg.Handlers.has(args.Kind()) {
 		return Result{}, fmt.Errorf("enqueue %s: %w", args.Kind(), ErrNoHandler)
 	}
 	res, err := r.client.Insert(ctx, args, nil)
@@ -95,6 +99,9 @@ func (r *River) Enqueue(ctx context.Context, args Args) (Result, error) {
 
 // Start begins working jobs. Stopping is Stop's business, not ctx's.
 func (r *River) Start(ctx context.Context) error {
+	if r.cfg.InsertOnly {
+		return nil
+	}
 	if err := r.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start job engine: %w", err)
 	}
@@ -105,6 +112,9 @@ func (r *River) Start(ctx context.Context) error {
 // cancels them: River records them as errored, and the next worker retries
 // them (handlers are written to be safe to run again).
 func (r *River) Stop(ctx context.Context) error {
+	if r.cfg.InsertOnly {
+		return nil
+	}
 	soft, cancel := context.WithTimeout(ctx, r.cfg.StopTimeout)
 	defer cancel()
 	err := r.client.Stop(soft)
