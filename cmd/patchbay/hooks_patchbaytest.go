@@ -23,7 +23,9 @@ import (
 //     fakes served by the test process;
 //   - a run_sync function standing in for the sync engine. Each run records
 //     its start in testhook_runs (every execution, with this process's pid),
-//     waits PATCHBAY_TESTHOOK_RUN_DELAY, makes one provider call for the
+//     waits PATCHBAY_TESTHOOK_RUN_DELAY (and, when PATCHBAY_TESTHOOK_BARRIER
+//     names a file, until that file exists, so that runs in many processes
+//     call the provider at the same moment), makes one provider call for the
 //     sync's connection (the identity probe, which refreshes a refused token),
 //     records its effect in testhook_effects idempotently (one row per sync
 //     however often it runs: the property a real sync's upserts have), and
@@ -48,6 +50,7 @@ func testHooks(cfg *config.Config, opts *app.Options, current func() *app.App) e
 	if err != nil {
 		return err
 	}
+	barrier := os.Getenv("PATCHBAY_TESTHOOK_BARRIER")
 	pid := os.Getpid()
 	opts.RunSync = func(ctx context.Context, syncID, trigger string) error {
 		a := current()
@@ -58,6 +61,9 @@ func testHooks(cfg *config.Config, opts *app.Options, current func() *app.App) e
 		case <-time.After(delay):
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if err := awaitBarrier(ctx, barrier); err != nil {
+			return err
 		}
 		y, err := a.Store.GetSync(ctx, app.DefaultWorkspace, syncID)
 		if err != nil {
@@ -80,4 +86,22 @@ func testHooks(cfg *config.Config, opts *app.Options, current func() *app.App) e
 		return a.Store.InTx(ctx, func(tx *store.Tx) error { return tx.UpdateSync(ctx, y) })
 	}
 	return nil
+}
+
+func awaitBarrier(ctx context.Context, path string) error {
+	if path == "" {
+		return nil
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

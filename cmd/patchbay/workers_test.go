@@ -8,7 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,13 +100,15 @@ type worker struct {
 	err  error
 }
 
-func (c *cluster) startWorker() *worker {
+// startWorker starts a `patchbay worker` with the cluster's settings plus env.
+func (c *cluster) startWorker(env ...string) *worker {
 	c.t.Helper()
 	cmd := exec.Command(c.bin, "worker")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range c.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.Env = append(cmd.Env, env...)
 	w := &worker{cmd: cmd, out: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.out, w.out
 	if err := cmd.Start(); err != nil {
@@ -199,5 +204,156 @@ func TestWorkersShareScheduledSyncsExactlyOnce(t *testing.T) {
 	}
 	if n := c.count(`SELECT count(*) FROM syncs WHERE next_run_at IS NOT NULL`); n != 0 {
 		t.Fatalf("%d syncs still due", n)
+	}
+}
+
+// exited waits up to limit for the worker to exit and returns how long it took.
+func (w *worker) exited(t *testing.T, limit time.Duration) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	select {
+	case <-w.done:
+		return time.Since(begin)
+	case <-time.After(limit):
+		t.Fatalf("worker %d still running %s after the signal", w.cmd.Process.Pid, limit)
+		return 0
+	}
+}
+
+func TestWorkerSIGTERMFinishesOrHandsBackRunningJobs(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, map[string]string{"PATCHBAY_JOB_CONCURRENCY": "1"})
+	ids := c.syncs([]string{"acct-term"}, 2)
+
+	// A run that fits in the shutdown timeout is finished before the exit.
+	w := c.startWorker("PATCHBAY_TESTHOOK_RUN_DELAY=2s", "PATCHBAY_SHUTDOWN_TIMEOUT=10s")
+	c.waitFor("a run started", 30*time.Second, func() bool { return c.count(`SELECT count(*) FROM testhook_runs`) == 1 })
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if d := w.exited(t, 15*time.Second); d > 12*time.Second {
+		t.Fatalf("exit took %s", d)
+	}
+	if w.err != nil {
+		t.Fatalf("worker exit: %v\n%s", w.err, w.out)
+	}
+	if n := c.count(`SELECT count(*) FROM testhook_effects`); n != 1 {
+		t.Fatalf("%d effects after a graceful stop mid-run, want the running job finished", n)
+	}
+
+	// A run longer than the shutdown timeout is cancelled and handed back:
+	// the process exits in time, the job waits as retryable, and the next
+	// worker completes it.
+	w = c.startWorker("PATCHBAY_TESTHOOK_RUN_DELAY=30s", "PATCHBAY_SHUTDOWN_TIMEOUT=1s")
+	c.waitFor("the second run started", 30*time.Second, func() bool { return c.count(`SELECT count(*) FROM testhook_runs`) == 2 })
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if d := w.exited(t, 15*time.Second); d > 10*time.Second {
+		t.Fatalf("exit took %s with a 1 s shutdown timeout", d)
+	}
+	if n := c.count(`SELECT count(*) FROM river_job WHERE kind='run_sync' AND state IN ('retryable', 'available')`); n != 1 {
+		t.Fatalf("%d run_sync jobs handed back, want 1", n)
+	}
+	c.startWorker()
+	c.waitFor("the handed-back run completed", 30*time.Second, func() bool {
+		return c.count(`SELECT count(*) FROM testhook_effects`) == len(ids)
+	})
+}
+
+func TestWorkerSIGKILLMidRunIsPickedUpByAnother(t *testing.T) {
+	t.Parallel()
+	// River hands the jobs of a dead worker on once they ran longer than
+	// RescueAfter (job timeout + a quarter); its leader checks every 30 s.
+	c := newCluster(t, map[string]string{"PATCHBAY_JOB_CONCURRENCY": "1", "PATCHBAY_JOB_TIMEOUT": "4s", "PATCHBAY_TESTHOOK_RUN_DELAY": "2s"})
+	ids := c.syncs([]string{"acct-kill"}, 6)
+	workers := map[int]*worker{}
+	for range 2 {
+		w := c.startWorker()
+		workers[w.cmd.Process.Pid] = w
+	}
+	// Kill the worker that is not the leader while it is in a run.
+	var victim int
+	c.waitFor("a non-leader worker in a run", 30*time.Second, func() bool {
+		var leader string
+		if err := c.db.QueryRow(`SELECT leader_id FROM river_leader`).Scan(&leader); err != nil {
+			return false
+		}
+		rows, err := c.db.Query(`SELECT pid FROM testhook_runs r WHERE NOT EXISTS (SELECT 1 FROM testhook_effects e WHERE e.sync_id = r.sync_id)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var pid int
+			if err := rows.Scan(&pid); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(leader, "-"+strconv.Itoa(pid)) && workers[pid] != nil {
+				victim = pid
+				return true
+			}
+		}
+		return false
+	})
+	if err := workers[victim].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	workers[victim].exited(t, 5*time.Second)
+	var killedSync string
+	if err := c.db.QueryRow(`SELECT sync_id FROM testhook_runs r WHERE pid=$1 AND NOT EXISTS (SELECT 1 FROM testhook_effects e WHERE e.sync_id = r.sync_id)`,
+		victim).Scan(&killedSync); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("every sync's effect, the killed run's included", 90*time.Second, func() bool {
+		return c.count(`SELECT count(*) FROM testhook_effects`) == len(ids)
+	})
+	if n := c.count(`SELECT count(*) FROM testhook_runs WHERE sync_id=$1`, killedSync); n < 2 {
+		t.Fatalf("the killed run was executed %d time(s), want a second execution by another worker", n)
+	}
+	if n := c.count(`SELECT count(*) FROM testhook_effects WHERE sync_id=$1 AND pid<>$2`, killedSync, victim); n != 1 {
+		t.Fatalf("the killed run's effect was not written by another worker")
+	}
+	c.waitFor("every run_sync job completed", 10*time.Second, func() bool {
+		return c.count(`SELECT count(*) FROM river_job WHERE kind='run_sync' AND state<>'completed'`) == 0
+	})
+}
+
+// Fifty worker processes meet the same refused token at once: each run
+// probes the connection, gets a 401 and asks for a refresh. The lock across
+// processes lets one of them refresh; the others re-read and use the new token.
+func TestFiftyWorkerProcessesRefreshOnce(t *testing.T) {
+	t.Parallel()
+	const n = 50
+	barrier := filepath.Join(t.TempDir(), "go")
+	c := newCluster(t, map[string]string{"PATCHBAY_JOB_CONCURRENCY": "1", "PATCHBAY_TESTHOOK_BARRIER": barrier})
+	ids := c.syncs([]string{"acct-fifty"}, n)
+	for range n {
+		c.startWorker()
+	}
+	// Each process holds one run at the barrier; once all fifty are there,
+	// the token expires at the provider and the runs go at once.
+	c.waitFor("fifty runs in fifty processes", 60*time.Second, func() bool {
+		return c.count(`SELECT count(DISTINCT pid) FROM testhook_runs`) == n
+	})
+	c.e.Control("hubspot", "expire", map[string]string{"account": "acct-fifty"})
+	before := c.fake().Stats()
+	if err := os.WriteFile(barrier, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("every run", 90*time.Second, func() bool { return c.count(`SELECT count(*) FROM testhook_effects`) == len(ids) })
+	after := c.fake().Stats()
+	if got := after.TokensRefreshed - before.TokensRefreshed; got != 1 {
+		t.Fatalf("%d refreshes at the provider, want exactly 1", got)
+	}
+	if got := after.RefreshTokensReused - before.RefreshTokensReused; got != 0 {
+		t.Fatalf("%d refresh tokens reused", got)
+	}
+	// A run whose identity call was refused calls again after the refresh:
+	// calls beyond one per run show that the runs met the expired token.
+	again := int(after.Calls-before.Calls) - n
+	t.Logf("%d processes, one run each; %d calls beyond one per run (refused, then retried); 1 refresh", n, again)
+	if again < n/2 {
+		t.Fatalf("only %d repeated calls; the runs did not meet the expired token together", again)
 	}
 }
