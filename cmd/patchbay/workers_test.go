@@ -121,8 +121,8 @@ func (c *cluster) startWorker(env ...string) *worker {
 	c.t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-w.done
-		if c.t.Failed() {
-			c.t.Logf("worker %d output:\n%s", cmd.Process.Pid, w.out)
+		if out := w.out.Bytes(); c.t.Failed() && len(out) > 0 {
+			c.t.Logf("worker %d output (end):\n%s", cmd.Process.Pid, out[max(0, len(out)-2000):])
 		}
 	})
 	return w

@@ -97,3 +97,10 @@ func (s *Store) DumpText(ctx context.Context) ([]byte, error) {
 }
 
 func pgQuote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+// Exec runs a statement written with ? placeholders outside any store
+// method: upgrade tests use it to write rows shaped like an earlier release's.
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.exec(ctx, s.write, query, args...)
+	return err
+}
