@@ -33,7 +33,7 @@ var (
 	buildErr  error
 )
 
-func workerBinary(t *testing.T) string {
+func workerBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "patchbay-bin")
@@ -55,7 +55,7 @@ func workerBinary(t *testing.T) string {
 
 // cluster is a serve (in the test process) and the database the workers share.
 type cluster struct {
-	t   *testing.T
+	t   testing.TB
 	dsn string
 	e   *apptest.Env
 	db  *sql.DB
@@ -63,7 +63,7 @@ type cluster struct {
 	env map[string]string
 }
 
-func newCluster(t *testing.T, env map[string]string) *cluster {
+func newCluster(t testing.TB, env map[string]string) *cluster {
 	t.Helper()
 	dsn := store.TestDSN(t, store.Postgres)
 	bin := workerBinary(t)
@@ -131,30 +131,42 @@ func (c *cluster) startWorker(env ...string) *worker {
 // syncs connects one HubSpot account per element of accounts and gives each
 // connection perAccount syncs due now.
 func (c *cluster) syncs(accounts []string, perAccount int) []string {
+	return c.syncsDue(accounts, perAccount, time.Now().Add(-time.Second))
+}
+
+// syncsDue is syncs with the first run at due. The syncs are created round
+// robin over the accounts, so that runs in due order spread over them.
+func (c *cluster) syncsDue(accounts []string, perAccount int, due time.Time) []string {
 	c.t.Helper()
 	ctx := context.Background()
 	st := c.e.Store()
-	var ids []string
+	var conns, tables []string
 	for _, acct := range accounts {
-		connID := c.e.ConnectOAuth("hubspot", acct, nil)
-		tb := &store.Table{WorkspaceID: app.DefaultWorkspace, Name: "T " + acct, Columns: []store.Column{{Name: "email", Type: "text"}}}
-		err := st.InTx(ctx, func(tx *store.Tx) error {
+		conns = append(conns, c.e.ConnectOAuth("hubspot", acct, nil))
+	}
+	var ids []string
+	err := st.InTx(ctx, func(tx *store.Tx) error {
+		for _, acct := range accounts {
+			tb := &store.Table{WorkspaceID: app.DefaultWorkspace, Name: "T " + acct, Columns: []store.Column{{Name: "email", Type: "text"}}}
 			if err := tx.CreateTable(ctx, tb); err != nil {
 				return err
 			}
-			for range perAccount {
-				y := &store.Sync{WorkspaceID: app.DefaultWorkspace, ConnectionID: connID, TableID: tb.ID, Direction: "inbound",
-					Object: "contacts", Schedule: "every:15m", NextRunAt: time.Now().Add(-time.Second)}
+			tables = append(tables, tb.ID)
+		}
+		for range perAccount {
+			for i := range accounts {
+				y := &store.Sync{WorkspaceID: app.DefaultWorkspace, ConnectionID: conns[i], TableID: tables[i], Direction: "inbound",
+					Object: "contacts", Schedule: "every:15m", NextRunAt: due}
 				if err := tx.CreateSync(ctx, y); err != nil {
 					return err
 				}
 				ids = append(ids, y.ID)
 			}
-			return nil
-		})
-		if err != nil {
-			c.t.Fatal(err)
 		}
+		return nil
+	})
+	if err != nil {
+		c.t.Fatal(err)
 	}
 	return ids
 }

@@ -67,6 +67,10 @@ func NewRiver(pool *pgxpool.Pool, cfg Config) (*River, error) {
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		MaxAttempts:          maxAttempts,
+		// A producer fetches when notified of inserts and otherwise polls;
+		// River's 1 s poll would cap a process at Concurrency short jobs per
+		// second while a backlog drains.
+		FetchPollInterval: 200 * time.Millisecond,
 	}
 	if cfg.InsertOnly {
 		rc.Queues, rc.PeriodicJobs, rc.SkipUnknownJobCheck = nil, nil, true
