@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` runs Patchbay with local fakes;
 # `make test` installs and starts PostgreSQL and chromium, then runs every test.
 GO ?= go
-RACE_PKGS = ./internal/transport/... ./internal/connection/... ./internal/fakes/... ./internal/connector/... ./internal/health/... ./internal/notify/... ./internal/api/... ./internal/netguard/... ./internal/loadtest/... ./internal/keyrotation/...
+RACE_PKGS = ./internal/jobs/... ./internal/transport/... ./internal/connection/... ./internal/fakes/... ./internal/connector/... ./internal/health/... ./internal/notify/... ./internal/api/... ./internal/netguard/... ./internal/loadtest/... ./internal/keyrotation/...
 
 .PHONY: demo test test-short vet bench fuzz
 
@@ -15,6 +15,7 @@ vet:
 test: vet
 	eval "$$(./scripts/test-env.sh)" && \
 	$(GO) test -count=1 -timeout 15m ./... && \
+	PATCHBAY_TEST_STORE=postgres $(GO) test -count=1 -timeout 10m ./internal/app/... && \
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS) && \
 	FUZZTIME=3s GO=$(GO) ./scripts/fuzz.sh
 

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,33 +26,12 @@ import (
 
 const faultToken = "fault-token-0123456789abcdef"
 
-var buildOnce struct {
-	sync.Once
-	bin string
-	err error
-}
-
 func binary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("process fault tests build the binary; skipped with -short")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "patchbay-bin")
-		if err != nil {
-			buildOnce.err = err
-			return
-		}
-		buildOnce.bin = filepath.Join(dir, "patchbay")
-		out, err := exec.Command("go", "build", "-o", buildOnce.bin, ".").CombinedOutput()
-		if err != nil {
-			buildOnce.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildOnce.err != nil {
-		t.Fatal(buildOnce.err)
-	}
-	return buildOnce.bin
+	return buildPatchbay(t, "")
 }
 
 type proc struct {

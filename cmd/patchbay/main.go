@@ -7,15 +7,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"patchbay/internal/app"
 	"patchbay/internal/cli"
 	"patchbay/internal/config"
-	"patchbay/internal/store"
 )
 
 const usage = `patchbay: a self-hosted integrations hub.
@@ -23,7 +24,8 @@ const usage = `patchbay: a self-hosted integrations hub.
 Usage:
   patchbay demo    [--addr 127.0.0.1:8080] [--data DIR]   run with SQLite and local provider fakes
   patchbay serve   [--addr] [--data DIR | --database postgres://…]
-  patchbay migrate [--data DIR | --database postgres://…]  apply schema migrations
+  patchbay worker  --database postgres://…                background work only; run any number beside serve
+  patchbay migrate [--data DIR | --database postgres://…]  apply schema migrations (Patchbay's and, on PostgreSQL, River's)
   patchbay rotate-key [--data DIR | --database …]        re-encrypt every credential with PATCHBAY_MASTER_KEY
                                                           (servers keep running with the old keys in PATCHBAY_PREVIOUS_MASTER_KEYS)
   patchbay bench api [--rate 500] [--duration 20s] [--seed N]  load-test the dashboard reads of a running Patchbay
@@ -52,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "demo", "serve", "migrate", "rotate-key":
+	case "demo", "serve", "migrate", "rotate-key", "worker":
 	case "bench":
 		return benchAPI(ctx, rest, stdout, stderr)
 	case "integrations", "connect", "reconnect", "test", "disconnect":
@@ -76,12 +78,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if cmd == "migrate" {
-		st, err := store.Open(ctx, cfg.DSN())
-		if err != nil {
+		if err := app.Migrate(ctx, cfg.DSN()); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "migrations applied (%s)\n", st.Dialect())
-		return st.Close()
+		fmt.Fprintln(stdout, "migrations applied")
+		return nil
+	}
+	if cmd == "worker" {
+		return work(ctx, cfg, log)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -116,4 +120,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("started", "mode", cmd, "url", base, "config", cfg.String())
 	return a.Serve(ctx, ln)
+}
+
+// work runs `patchbay worker`: background jobs only, on the PostgreSQL that
+// serve and the other workers share, until SIGTERM or SIGINT.
+func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if cfg.Database == "" {
+		return errors.New("worker needs --database postgres://… (PATCHBAY_DATABASE_URL), the database serve uses; with SQLite, serve runs the background work itself")
+	}
+	if cfg.MasterKey == "" {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "master.key")); err != nil {
+			return errors.New("worker needs the credential key serve uses: set PATCHBAY_MASTER_KEY (or PATCHBAY_MASTER_KEY_FILE) to the same value")
+		}
+	}
+	opts := app.Options{Logger: log, BaseURL: cfg.PublicURL}
+	var a *app.App
+	if err := testHooks(cfg, &opts, func() *app.App { return a }); err != nil {
+		return err
+	}
+	a, err := app.New(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log.Info("started", "mode", "worker", "config", cfg.String())
+	return a.Work(ctx)
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,6 +25,7 @@ import (
 	"patchbay/internal/config"
 	"patchbay/internal/connection"
 	"patchbay/internal/connector"
+	"patchbay/internal/jobs"
 	"patchbay/internal/store"
 	"patchbay/internal/vault"
 )
@@ -50,6 +52,12 @@ type Options struct {
 	Logger     *slog.Logger
 	// Catalog adjusts the loaded catalog (tests: rate limits, page sizes).
 	Catalog func(*catalog.Catalog) *catalog.Catalog
+	// ProviderURLs point catalog entries at base URLs of fakes served by
+	// another process (multi-process tests), by provider id.
+	ProviderURLs map[string]string
+	// RunSync is the sync engine's "run sync X now" entry point, called by
+	// the run_sync background job; nil leaves that job kind out.
+	RunSync func(ctx context.Context, syncID, trigger string) error
 }
 
 // App is one assembled process.
@@ -62,6 +70,9 @@ type App struct {
 	API     *api.Handler
 	Log     *slog.Logger
 	Token   string // the bootstrap API token value (printed by demo)
+	// Jobs is the background job engine (enqueue work with Jobs.Enqueue).
+	Jobs    jobs.Engine
+	pool    *pgxpool.Pool // River's connections (PostgreSQL only)
 	handler http.Handler
 	data    *dataParts
 	metrics *prometheus.Registry
@@ -95,6 +106,13 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	}
 	if o.Catalog != nil {
 		cat = o.Catalog(cat)
+	}
+	for id, base := range o.ProviderURLs {
+		p, ok := cat.Get(id)
+		if !ok {
+			return nil, fmt.Errorf("provider URL for unknown provider %q", id)
+		}
+		cat = cat.WithProvider(p.Rebase(base))
 	}
 	v, err := LoadVault(cfg)
 	if err != nil {
@@ -140,6 +158,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	if err := a.bootstrap(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := a.setupJobs(ctx, o); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -217,11 +239,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer a.data.scheduler.Stop()
+	if err := a.StartJobs(ctx); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return err
+		return errors.Join(err, a.StopJobs(ctx))
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down")
@@ -232,8 +257,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return err
+	return errors.Join(err, a.StopJobs(ctx))
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close releases the store and River's connections.
+func (a *App) Close() error {
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	return a.Store.Close()
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,17 +84,7 @@ func TestConnectOAuthStoresEncryptedTokensAndIdentity(t *testing.T) {
 
 func readDB(t *testing.T, e *apptest.Env) []byte {
 	t.Helper()
-	if err := e.Store().Checkpoint(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	var all []byte
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		b, err := os.ReadFile(e.SQLitePath() + suffix)
-		if err == nil {
-			all = append(all, b...)
-		}
-	}
-	return all
+	return e.RawData()
 }
 
 func TestRefreshIsSingleFlightAndRotationSafe(t *testing.T) {

@@ -35,6 +35,7 @@ type Config struct {
 	// AllowPrivateNetworks lets provider calls reach loopback and private
 	// addresses (demo and tests, whose fakes are local); off by default.
 	AllowPrivateNetworks bool
+	Jobs                 Jobs
 }
 
 // Health tunes the health monitor and notifications.
@@ -54,6 +55,14 @@ type SMTP struct {
 	StartTLS string // auto, always, never
 }
 
+// Jobs tunes the background work of this process.
+type Jobs struct {
+	Concurrency     int           // jobs run at once by this process; 0: enqueue only (PostgreSQL)
+	Timeout         time.Duration // a job running longer is cancelled (and handed to another worker)
+	SweepInterval   time.Duration // how often due work (scheduled syncs, refreshes, probes) is looked for
+	ShutdownTimeout time.Duration // on SIGTERM, running jobs get this long to finish before they are handed back
+}
+
 // Client is an OAuth client registration; Secret is secret.
 type Client struct {
 	ID     string
@@ -71,7 +80,7 @@ type option struct {
 // environment. lookup is os.LookupEnv in production.
 func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), providers []string) (*Config, error) {
 	c := &Config{Clients: map[string]Client{}}
-	var probe, retention, concurrency, syncFailures, allowPrivate, smtpPort string
+	var probe, retention, concurrency, syncFailures, allowPrivate, smtpPort, jobConcurrency, jobTimeout, sweep, shutdown string
 	opts := []option{
 		{"addr", "PATCHBAY_ADDR", "listen address", false, &c.Addr},
 		{"data", "PATCHBAY_DATA", "data folder (SQLite file, generated master key)", false, &c.DataDir},
@@ -88,9 +97,15 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		{"smtp-from", "PATCHBAY_SMTP_FROM", "sender address of notifications", false, &c.SMTP.From},
 		{"smtp-starttls", "PATCHBAY_SMTP_STARTTLS", "auto, always or never", false, &c.SMTP.StartTLS},
 		{"run-retention", "PATCHBAY_RUN_RETENTION", "how long sync run history is kept", false, &retention},
+
+		{"job-concurrency", "PATCHBAY_JOB_CONCURRENCY", "background jobs this process runs at once", false, &jobConcurrency},
+		{"job-timeout", "PATCHBAY_JOB_TIMEOUT", "a background job running longer is cancelled and retried", false, &jobTimeout},
+		{"sweep-interval", "PATCHBAY_SWEEP_INTERVAL", "how often due work (scheduled syncs, token refreshes, probes) is looked for", false, &sweep},
+		{"shutdown-timeout", "PATCHBAY_SHUTDOWN_TIMEOUT", "on SIGTERM, how long running jobs get to finish before they are handed back", false, &shutdown},
 	}
 	defaults := map[string]string{"addr": "127.0.0.1:8080", "data": "./patchbay-data", "log-level": "info", "probe-interval": "5m", "run-retention": "720h",
-		"probe-concurrency": "32", "sync-failures": "3", "notify-allow-private": "false", "smtp-port": "587", "smtp-starttls": "auto"}
+		"probe-concurrency": "32", "sync-failures": "3", "notify-allow-private": "false", "smtp-port": "587", "smtp-starttls": "auto",
+		"job-concurrency": "10", "job-timeout": "1h", "sweep-interval": "15s", "shutdown-timeout": "30s"}
 	for _, o := range opts {
 		def := defaults[o.name]
 		if v, ok := lookup(o.env); ok {
@@ -139,6 +154,21 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		return nil, fmt.Errorf("probe-interval %q: want a duration of at least 1s, like 5m", probe)
 	}
 	c.ProbeInterval = d
+	n, err := strconv.Atoi(jobConcurrency)
+	if err != nil || n < 0 || n > 1000 {
+		return nil, fmt.Errorf("job-concurrency %q: want a whole number from 0 to 1000, like 10 (0: enqueue only, PostgreSQL only)", jobConcurrency)
+	}
+	c.Jobs.Concurrency = n
+	for _, dur := range []struct {
+		name, value string
+		target      *time.Duration
+	}{{"job-timeout", jobTimeout, &c.Jobs.Timeout}, {"sweep-interval", sweep, &c.Jobs.SweepInterval}, {"shutdown-timeout", shutdown, &c.Jobs.ShutdownTimeout}} {
+		d, err := time.ParseDuration(dur.value)
+		if err != nil || d < time.Second {
+			return nil, fmt.Errorf("%s %q: want a duration of at least 1s, like 30s", dur.name, dur.value)
+		}
+		*dur.target = d
+	}
 	if c.RunRetention, err = time.ParseDuration(retention); err != nil || c.RunRetention < time.Hour {
 		return nil, fmt.Errorf("run-retention %q: want a duration of at least 1h, like 720h", retention)
 	}
@@ -187,6 +217,9 @@ func (c *Config) validate() error {
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		errs = append(errs, errors.New("database: want a postgres:// URL (leave it empty for SQLite)"))
+	}
+	if c.Jobs.Concurrency == 0 && c.Database == "" {
+		errs = append(errs, errors.New("job-concurrency 0 (enqueue only) needs --database postgres://… and workers; with SQLite this process must work its jobs"))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

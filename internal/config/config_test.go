@@ -54,6 +54,11 @@ func TestLoadRefusesBadSettings(t *testing.T) {
 		{"log level", []string{"--log-level", "loud"}, nil, "log-level"},
 		{"probe interval", []string{"--probe-interval", "1ms"}, nil, "probe-interval"},
 		{"missing secret file", nil, map[string]string{"PATCHBAY_MASTER_KEY_FILE": "/nonexistent"}, "PATCHBAY_MASTER_KEY_FILE"},
+		{"job concurrency", []string{"--job-concurrency", "many"}, nil, "job-concurrency"},
+		{"enqueue only on SQLite", []string{"--job-concurrency", "0"}, nil, "needs --database"},
+		{"job timeout", []string{"--job-timeout", "5ms"}, nil, "job-timeout"},
+		{"sweep interval", nil, map[string]string{"PATCHBAY_SWEEP_INTERVAL": "soon"}, "sweep-interval"},
+		{"shutdown timeout", []string{"--shutdown-timeout", "0s"}, nil, "shutdown-timeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

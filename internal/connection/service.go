@@ -103,6 +103,9 @@ func New(cfg Config) *Service {
 	return &Service{cfg: cfg, budgets: transport.NewBudgets()}
 }
 
+// RefreshMargin is how long before expiry a token is refreshed.
+func (s *Service) RefreshMargin() time.Duration { return s.cfg.RefreshMargin }
+
 // Catalog returns the catalog the service uses (rebased to fakes in demo).
 func (s *Service) Catalog() *catalog.Catalog { return s.cfg.Catalog }
 

@@ -195,12 +195,25 @@ const (
 	refreshBackoffMax  = 6 * time.Hour
 )
 
+// doRefresh refreshes under a lock named after the connection, held across
+// every process sharing the database (the single flight of Token covers this
+// process only), so that two workers never spend the same refresh token.
 func (s *Service) doRefresh(ctx context.Context, connID, failed string, within time.Duration) (connector.Credentials, error) {
+	var fresh connector.Credentials
+	err := s.cfg.Store.WithLock(ctx, "refresh:"+connID, func(ctx context.Context) error {
+		var err error
+		fresh, err = s.refreshLocked(ctx, connID, failed, within)
+		return err
+	})
+	return fresh, err
+}
+
+func (s *Service) refreshLocked(ctx context.Context, connID, failed string, within time.Duration) (connector.Credentials, error) {
 	c, err := s.cfg.Store.ConnectionByID(ctx, connID)
 	if err != nil {
 		return connector.Credentials{}, err
 	}
-	creds, err := s.loadCreds(ctx, connID) // re-read: another caller may have refreshed already
+	creds, err := s.loadCreds(ctx, connID) // re-read after the lock: another caller or process may have refreshed already
 	if err != nil {
 		return connector.Credentials{}, err
 	}

@@ -46,6 +46,8 @@ type Store struct {
 	write   *sql.DB // SQLite: one connection, so writers queue instead of failing with SQLITE_BUSY
 	read    *sql.DB
 	path    string // SQLite file path
+	// lockSlots bounds the advisory locks WithLock holds at once (PostgreSQL).
+	lockSlots chan struct{}
 }
 
 // Open connects to dsn: a postgres:// URL, or a SQLite file path. It applies
@@ -70,7 +72,7 @@ func open(dsn string) (*Store, error) {
 		}
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(20)
-		return &Store{dialect: Postgres, write: db, read: db}, nil
+		return &Store{dialect: Postgres, write: db, read: db, lockSlots: make(chan struct{}, 8)}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
@@ -98,9 +100,20 @@ func open(dsn string) (*Store, error) {
 
 // Migrate applies pending migrations; running it again is a no-op.
 func (s *Store) Migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations/"+s.dialect)
+	p, err := s.migrator()
 	if err != nil {
 		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.dialect, err)
+	}
+	return nil
+}
+
+func (s *Store) migrator() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations/"+s.dialect)
+	if err != nil {
+		return nil, err
 	}
 	d := goose.DialectSQLite3
 	if s.dialect == Postgres {
@@ -108,12 +121,27 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	p, err := goose.NewProvider(d, s.write, sub)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate %s: %w", s.dialect, err)
+	return p, nil
+}
+
+// OpenAt connects to dsn and applies migrations up to version only: a
+// database as an earlier release left it, for upgrade tests.
+func OpenAt(ctx context.Context, dsn string, version int64) (*Store, error) {
+	s, err := open(dsn)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	p, err := s.migrator()
+	if err == nil {
+		_, err = p.UpTo(ctx, version)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate %s to %d: %w", s.dialect, version, err)
+	}
+	return s, nil
 }
 
 // Dialect returns SQLite or Postgres.

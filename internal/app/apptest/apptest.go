@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,9 +39,17 @@ type Env struct {
 	Transcript func(body []byte)
 }
 
+// StoreEnv names the environment variable that picks the store of every Env
+// whose Options.Database is empty: "postgres" runs it on a fresh schema of
+// PATCHBAY_TEST_DATABASE_URL (skipped when that is unset), anything else on
+// SQLite. `make test` runs the app tests once with each, so the same tests
+// pass on both stores.
+const StoreEnv = "PATCHBAY_TEST_STORE"
+
 // Options tune Start.
 type Options struct {
-	// Database is a postgres:// URL; empty means SQLite in a temp folder.
+	// Database is a postgres:// URL; empty means the store StoreEnv picks
+	// (SQLite in a temp folder by default).
 	Database string
 	// Fakes replace the demo fakes (nil: app.DemoFakes()).
 	Fakes func() map[string]app.Fake
@@ -60,6 +69,9 @@ func Start(t testing.TB, o Options) *Env {
 	dir := t.TempDir()
 	env := map[string]string{"PATCHBAY_BOOTSTRAP_TOKEN": Token, "PATCHBAY_DATA": dir, "PATCHBAY_LOG_LEVEL": "warn",
 		"PATCHBAY_ALLOW_PRIVATE_NETWORKS": "true"} // the fakes are on loopback
+	if o.Database == "" && os.Getenv(StoreEnv) == store.Postgres {
+		o.Database = store.TestDSN(t, store.Postgres)
+	}
 	if o.Database != "" {
 		env["PATCHBAY_DATABASE_URL"] = o.Database
 	}
@@ -110,6 +122,34 @@ func Start(t testing.TB, o Options) *Env {
 
 // SQLitePath is the database file of an SQLite-backed Env.
 func (e *Env) SQLitePath() string { return filepath.Join(e.App.Config.DataDir, "patchbay.db") }
+
+// RawData returns everything the store holds as bytes, for tests that look
+// for secrets stored in clear: on SQLite the database file with its
+// write-ahead log (after a checkpoint, so deleted secrets must be gone from
+// the file too); on PostgreSQL every row of every table of the Env's schema
+// as text (bytea columns appear hex-encoded).
+func (e *Env) RawData() []byte {
+	e.T.Helper()
+	ctx := context.Background()
+	st := e.Store()
+	if st.Dialect() != store.Postgres {
+		if err := st.Checkpoint(ctx); err != nil {
+			e.T.Fatal(err)
+		}
+		var all []byte
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if b, err := os.ReadFile(e.SQLitePath() + suffix); err == nil {
+				all = append(all, b...)
+			}
+		}
+		return all
+	}
+	b, err := st.DumpText(ctx)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return b
+}
 
 // Store is the process's store.
 func (e *Env) Store() *store.Store { return e.App.Store }

@@ -1,0 +1,261 @@
+// Package jobs runs Patchbay's background work: sync runs, token refreshes,
+// health probes and the sweep that finds due work. Each kind of job is a
+// small args type and a plain function (Handlers) the app supplies, so the
+// sync engine and the health monitor plug in without knowing how jobs travel.
+//
+// Two engines run the same job definitions with the same uniqueness rule
+// (one active job per kind and subject: one run per sync, one refresh or
+// probe per connection, at a time):
+//
+//   - River (NewRiver) on PostgreSQL, for `serve` plus any number of
+//     `worker` processes. Jobs are rows in PostgreSQL; River's unique jobs
+//     (by args, while available, pending, scheduled, running or retryable)
+//     hold the rule across processes, its leader inserts the periodic sweep,
+//     and its rescuer hands the jobs of a killed worker to another.
+//   - Local (NewLocal) in one process on SQLite.
+//
+// Why not River's SQLite driver (riversqlite) for the second: the only version
+// that resolves here is v0.31.0, marked "early testing" and polling-only, and
+// it would pin every River module, the PostgreSQL driver included, twenty
+// releases back. SQLite mode is one process by construction (one writer, one
+// file), so uniqueness across processes needs no database machinery: an
+// in-process set of active keys gives the same rule. What Local gives up is
+// durability of queued jobs across a restart; the sweep re-derives due work
+// from the store (next run times, token expiry, last probe), so scheduled work
+// is found again, and only a "run now" still waiting at shutdown is dropped.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Args is one unit of background work. The args types of this package are
+// the only implementations.
+type Args interface {
+	river.JobArgs
+	// uniqueKey names the subject the uniqueness rule applies to.
+	uniqueKey() string
+}
+
+// activeStates are the River job states in which a job blocks a duplicate:
+// everything but finished (completed, cancelled, discarded).
+var activeStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}
+
+// maxAttempts is how often a failing job runs before it is discarded. More
+// than one, so that a job whose worker died is retried by the rescuer.
+const maxAttempts = 5
+
+func insertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: maxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates}}
+}
+
+// RunSync runs one sync. Trigger is manual, schedule, webhook or reconnect.
+type RunSync struct {
+	SyncID  string `json:"sync_id" river:"unique"`
+	Trigger string `json:"trigger"`
+}
+
+// Kind implements river.JobArgs.
+func (RunSync) Kind() string { return "run_sync" }
+
+// InsertOpts makes the job unique per sync while it is active.
+func (RunSync) InsertOpts() river.InsertOpts { return insertOpts() }
+func (a RunSync) uniqueKey() string          { return a.SyncID }
+
+// RefreshToken refreshes a connection's OAuth token when it is due.
+type RefreshToken struct {
+	ConnectionID string `json:"connection_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (RefreshToken) Kind() string { return "refresh_token" }
+
+// InsertOpts makes the job unique per connection while it is active.
+func (RefreshToken) InsertOpts() river.InsertOpts { return insertOpts() }
+func (a RefreshToken) uniqueKey() string          { return a.ConnectionID }
+
+// Probe checks a connection with the provider's identity call.
+type Probe struct {
+	ConnectionID string `json:"connection_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (Probe) Kind() string { return "probe" }
+
+// InsertOpts makes the job unique per connection while it is active.
+func (Probe) InsertOpts() river.InsertOpts { return insertOpts() }
+func (a Probe) uniqueKey() string          { return a.ConnectionID }
+
+// Sweep asks Handlers.Due what is due and enqueues it. River's leader inserts
+// it every SweepInterval; Local runs it on a ticker.
+type Sweep struct{}
+
+// Kind implements river.JobArgs.
+func (Sweep) Kind() string { return "sweep" }
+
+// InsertOpts makes the sweep unique while active: one sweep at a time.
+func (Sweep) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: activeStates}}
+}
+func (Sweep) uniqueKey() string { return "" }
+
+// Handlers are the functions behind the job kinds. A nil handler leaves its
+// kind out: enqueueing it fails, and Due must not return it. A handler's
+// error makes the job run again later (up to 5 attempts, with backoff); a
+// failure that retrying cannot fix should be recorded and answered with nil.
+type Handlers struct {
+	RunSync      func(ctx context.Context, syncID, trigger string) error
+	RefreshToken func(ctx context.Context, connectionID string) error
+	Probe        func(ctx context.Context, connectionID string) error
+	// Due returns the work that is due at now (the sweep enqueues it; work
+	// already queued or running is skipped by the uniqueness rule).
+	Due func(ctx context.Context, now time.Time) ([]Args, error)
+}
+
+// Config tunes an engine.
+type Config struct {
+	Handlers Handlers
+	// Concurrency is how many jobs this process runs at once. Default 10.
+	Concurrency int
+	// InsertOnly (River only) makes this process enqueue jobs but work none
+	// and never lead: a web process beside dedicated workers.
+	InsertOnly bool
+	// JobTimeout cancels a job's context after this long. Default 1 h.
+	JobTimeout time.Duration
+	// RescueAfter (River) is when a running job whose worker went away is
+	// handed to another worker; it must exceed JobTimeout. Default
+	// JobTimeout + JobTimeout/4.
+	RescueAfter time.Duration
+	// SweepInterval is how often due work is looked for. Default 15 s.
+	SweepInterval time.Duration
+	// StopTimeout is how long Stop lets running jobs finish before it
+	// cancels them (they are then retried, by another worker on River).
+	// Default 30 s.
+	StopTimeout time.Duration
+	// ID names this process among the workers (River client id). Default: River's.
+	ID     string
+	Logger *slog.Logger
+	// Now is the clock for the sweep. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 10
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = time.Hour
+	}
+	if c.RescueAfter <= c.JobTimeout {
+		c.RescueAfter = c.JobTimeout + c.JobTimeout/4
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = 15 * time.Second
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Result says what Enqueue did.
+type Result struct {
+	// Duplicate is true when an active job for the same subject already
+	// existed, so nothing was added.
+	Duplicate bool
+}
+
+// Engine is the job engine a process runs: River or Local.
+type Engine interface {
+	// Enqueue adds a job unless one for the same subject is active.
+	Enqueue(ctx context.Context, args Args) (Result, error)
+	// Start begins working jobs and sweeping for due work.
+	Start(ctx context.Context) error
+	// Stop stops taking work and lets running jobs finish for up to
+	// StopTimeout; it then cancels them (they are retried later) and
+	// returns once they returned or ctx is done.
+	Stop(ctx context.Context) error
+}
+
+// ErrStopped is returned by Enqueue on a stopped Local engine.
+var ErrStopped = errors.New("jobs: engine stopped")
+
+// ErrNoHandler is returned when a job kind has no handler in this process.
+var ErrNoHandler = errors.New("jobs: no handler for this kind")
+
+// run calls the handler for args.
+func (h Handlers) run(ctx context.Context, e Engine, now func() time.Time, log *slog.Logger, args Args) error {
+	switch a := args.(type) {
+	case RunSync:
+		if h.RunSync != nil {
+			return h.RunSync(ctx, a.SyncID, a.Trigger)
+		}
+	case RefreshToken:
+		if h.RefreshToken != nil {
+			return h.RefreshToken(ctx, a.ConnectionID)
+		}
+	case Probe:
+		if h.Probe != nil {
+			return h.Probe(ctx, a.ConnectionID)
+		}
+	case Sweep:
+		if h.Due != nil {
+			return sweep(ctx, e, h.Due, now(), log)
+		}
+	}
+	return fmt.Errorf("%s: %w", args.Kind(), ErrNoHandler)
+}
+
+func (h Handlers) has(kind string) bool {
+	switch kind {
+	case RunSync{}.Kind():
+		return h.RunSync != nil
+	case RefreshToken{}.Kind():
+		return h.RefreshToken != nil
+	case Probe{}.Kind():
+		return h.Probe != nil
+	case Sweep{}.Kind():
+		return h.Due != nil
+	}
+	return false
+}
+
+// sweep enqueues what is due. One failing insert does not stop the others.
+func sweep(ctx context.Context, e Engine, due func(context.Context, time.Time) ([]Args, error), now time.Time, log *slog.Logger) error {
+	work, err := due(ctx, now)
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	var errs []error
+	added := 0
+	for _, a := range work {
+		r, err := e.Enqueue(ctx, a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("enqueue %s %s: %w", a.Kind(), a.uniqueKey(), err))
+			continue
+		}
+		if !r.Duplicate {
+			added++
+		}
+	}
+	if added > 0 {
+		log.Debug("sweep enqueued due work", "due", len(work), "added", added)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,57 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// lockNamespace keeps Patchbay's advisory locks apart from River's, which use
+// the single-bigint form of pg_advisory_xact_lock (a different lock space
+// from the two-int4 form used here).
+const lockNamespace = "patchbay"
+
+// LockKey takes a lock named key that is held until the transaction ends,
+// across every process sharing the database. On PostgreSQL it is a
+// transaction-level advisory lock; on SQLite it is a no-op, because a write
+// transaction already holds the database's one write lock.
+func (t *Tx) LockKey(ctx context.Context, key string) error {
+	if t.s.dialect != Postgres {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`, lockNamespace, key); err != nil {
+		return fmt.Errorf("lock %q: %w", key, err)
+	}
+	return nil
+}
+
+// WithLock runs fn while holding the lock named key across every process
+// sharing the database, for work that must not run twice at once but must
+// not sit inside a write transaction either (a token refresh calls the
+// provider, and on SQLite a write transaction would block every other
+// writer for that long). fn uses the store as usual.
+//
+// On PostgreSQL the lock lives in a transaction of its own that holds one
+// pooled connection; the number of locks held at once by this process is
+// bounded below the pool size so that fn always finds a connection. On
+// SQLite, one process owns the file, and callers already serialise within
+// the process, so fn simply runs.
+func (s *Store) WithLock(ctx context.Context, key string, fn func(ctx context.Context) error) error {
+	if s.dialect != Postgres {
+		return fn(ctx)
+	}
+	select {
+	case s.lockSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("lock %q: %w", key, ctx.Err())
+	}
+	defer func() { <-s.lockSlots }()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("lock %q: begin: %w", key, err)
+	}
+	defer func() { _ = tx.Rollback() }() // releases the lock; nothing was written in this transaction
+	if err := (&Tx{s: s, tx: tx}).LockKey(ctx, key); err != nil {
+		return err
+	}
+	return fn(ctx)
+}
