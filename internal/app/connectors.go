@@ -3,6 +3,7 @@ package app
 import (
 	"patchbay/internal/catalog"
 	"patchbay/internal/connector"
+	"patchbay/internal/connector/dataprovider"
 	"patchbay/internal/connector/hubspot"
 )
 
@@ -11,7 +12,8 @@ import (
 func Connectors() (*connector.Registry, error) {
 	reg := connector.NewRegistry()
 	for id, c := range map[string]connector.Connector{
-		"hubspot": hubspot.New(),
+		"hubspot":      hubspot.New(),
+		"dataprovider": dataprovider.New(),
 	} {
 		if err := reg.Register(id, c); err != nil {
 			return nil, err

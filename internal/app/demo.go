@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	fakedataprovider "patchbay/internal/fakes/dataprovider"
 	fakehubspot "patchbay/internal/fakes/hubspot"
 )
 
@@ -18,6 +19,7 @@ func DemoFakes() map[string]Fake {
 	return map[string]Fake{
 		"hubspot": {Handler: fakehubspot.New(fakehubspot.Options{ClientID: demoClientID, ClientSecret: demoClientSecret}),
 			ClientID: demoClientID, ClientSecret: demoClientSecret},
+		"dataprovider": {Handler: fakedataprovider.New(fakedataprovider.Options{DemoKey: DemoDataProviderKey})},
 	}
 }
 

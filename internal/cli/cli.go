@@ -100,7 +100,19 @@ func (c *Client) Run(ctx context.Context, cmd string, args []string) error {
 	fs.Var(&cfg, "config", "provider setting key=value (repeatable), for connect")
 	fs.Var(&scopes, "scope", "scope to request (repeatable), for connect and reconnect")
 	allow := fs.Bool("allow-account-change", false, "accept a different provider account on reconnect")
-	if err := fs.Parse(args); err != nil {
+	// Flags may come before or after the positional argument.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if err := fs.Parse(positional); err != nil {
 		return err
 	}
 	var out map[string]any

@@ -239,14 +239,8 @@ func (s *Service) Probe(ctx context.Context, c *store.Connection) (*store.Connec
 	if !ok || p.Auth == catalog.AuthNone {
 		return c, nil
 	}
-	var perr error
-	sess, conn, err := s.Session(ctx, c)
-	if err == nil {
-		_, perr = conn.Identity(ctx, sess)
-	} else {
-		perr = err
-	}
-	err = s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+	perr := s.identify(ctx, c)
+	err := s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		cur, err := tx.GetConnection(ctx, c.ID)
 		if err != nil {
 			return err
@@ -327,4 +321,27 @@ func (s *Service) SyncFailed(ctx context.Context, connID, syncID string, failure
 			Data:    map[string]any{"from": prev, "to": status + "/" + reason, "sync_id": syncID}})
 	})
 	return true, terr
+}
+
+// identify runs the identity call. Some providers take the token in the URL
+// (HubSpot's token metadata), where the transport's refresh-on-401 cannot
+// swap it; so a 401 is answered here by one refresh and a second call with a
+// session built from the new credentials.
+func (s *Service) identify(ctx context.Context, c *store.Connection) error {
+	sess, conn, err := s.Session(ctx, c)
+	if err != nil {
+		return err
+	}
+	_, err = conn.Identity(ctx, sess)
+	if connector.ClassOf(err) != connector.ClassUnauthorized || sess.Creds.RefreshToken == "" {
+		return err
+	}
+	if _, rerr := s.Token(ctx, c.ID, sess.Creds.AccessToken); rerr != nil {
+		return rerr
+	}
+	if sess, conn, err = s.Session(ctx, c); err != nil {
+		return err
+	}
+	_, err = conn.Identity(ctx, sess)
+	return err
 }

@@ -312,16 +312,21 @@ func TestWriteMatchesCompaniesByDomain(t *testing.T) {
 	recs := []connector.Record{
 		{Fields: map[string]any{"domain": "ACME.com", "name": "Acme Inc", "numberofemployees": 120.0}},
 		{Fields: map[string]any{"domain": "beta.io", "name": "Beta"}},
+		{Fields: map[string]any{"domain": "Beta.io", "city": "Lisbon"}}, // same new company: no second one
 	}
-	res, err := e.conn.Write(e.ctx, e.sess, connector.WriteRequest{Object: "companies", MatchField: "domain", Records: recs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res[0].Err != nil || res[0].Created || res[0].ID != "101" || res[1].Err != nil || !res[1].Created {
-		t.Errorf("results = %+v", res)
+	for run := range 2 { // a second run changes nothing and creates nothing
+		res, err := e.conn.Write(e.ctx, e.sess, connector.WriteRequest{Object: "companies", MatchField: "domain", Records: recs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Err != nil || res[0].Created || res[0].ID != "101" || res[1].Err != nil || res[1].Created != (run == 0) ||
+			res[2].Err != nil || res[2].Created || res[2].ID != res[1].ID {
+			t.Errorf("run %d: results = %+v", run, res)
+		}
 	}
 	stored := e.fake.Records("acct-demo", "companies")
-	if len(stored) != 2 || stored[0].Fields["name"] != "Acme Inc" || stored[0].Fields["numberofemployees"] != "120" {
+	if len(stored) != 2 || stored[0].Fields["name"] != "Acme Inc" || stored[0].Fields["numberofemployees"] != "120" ||
+		stored[1].Fields["name"] != "Beta" || stored[1].Fields["city"] != "Lisbon" {
 		t.Errorf("stored = %+v", stored)
 	}
 }

@@ -47,16 +47,16 @@ type writer struct {
 //   - without a MatchField, records are created;
 //   - with a unique MatchField (contacts' email) they are upserted;
 //   - with another MatchField (companies' domain) existing records are found
-//     by search, then updated, and the rest created.
+//     by search and updated; the rest are created, once per value.
 //
 // Failures of single records (HTTP 400, 404, 409) land in their results;
 // failures of the connection (auth, scope, rate limit, outage) stop the write
 // and are returned with the results so far.
 func (c *Connector) Write(ctx context.Context, s connector.Session, req connector.WriteRequest) ([]connector.WriteResult, error) {
-	w := &writer{c: c, s: s, req: req, results: make([]connector.WriteResult, len(req.Records)), ids: make([]string, len(req.Records))}
 	if req.Object == "" {
 		return nil, &connector.Error{Class: connector.ClassInvalid, Message: "no HubSpot object given to write"}
 	}
+	w := &writer{c: c, s: s, req: req, results: make([]connector.WriteResult, len(req.Records)), ids: make([]string, len(req.Records))}
 	var updates, creates, upserts, matches []int
 	for i, r := range req.Records {
 		w.results[i].Index = i
@@ -79,37 +79,67 @@ func (c *Connector) Write(ctx context.Context, s connector.Session, req connecto
 			matches = append(matches, i)
 		}
 	}
+	// Records matched by a non-unique property: the first record of a value
+	// HubSpot does not hold creates it, later ones update what it created,
+	// so that a write run twice, or rows sharing a value, make no duplicates.
+	var followers []int
+	creator := map[string]int{}
 	if len(matches) > 0 {
 		found, err := w.findByMatchField(ctx, matches)
 		if err != nil {
 			return w.results, err
 		}
 		for _, i := range matches {
-			if id, ok := found[strings.ToLower(propertyValue(req.Records[i].Fields[req.MatchField]))]; ok {
+			v := strings.ToLower(propertyValue(req.Records[i].Fields[req.MatchField]))
+			if id, ok := found[v]; ok {
 				w.ids[i] = id
 				updates = append(updates, i)
+			} else if _, ok := creator[v]; ok {
+				followers = append(followers, i)
 			} else {
+				creator[v] = i
 				creates = append(creates, i)
 			}
 		}
 	}
+	if err := w.run(ctx, updates, upserts, creates); err != nil {
+		return w.results, err
+	}
+	var late []int
+	for _, i := range followers {
+		first := creator[strings.ToLower(propertyValue(req.Records[i].Fields[req.MatchField]))]
+		if err := w.results[first].Err; err != nil {
+			w.results[i].Err = err
+			continue
+		}
+		w.ids[i] = w.results[first].ID
+		late = append(late, i)
+	}
+	if err := w.run(ctx, late, nil, nil); err != nil {
+		return w.results, err
+	}
+	return w.results, nil
+}
+
+// run sends updates, upserts and creates in batches.
+func (w *writer) run(ctx context.Context, updates, upserts, creates []int) error {
 	steps := []struct {
 		op  string
 		idx []int
 		key func(i int) string
 	}{
 		{"update", updates, func(i int) string { return w.ids[i] }},
-		{"upsert", upserts, func(i int) string { return strings.ToLower(propertyValue(req.Records[i].Fields[req.MatchField])) }},
+		{"upsert", upserts, func(i int) string { return strings.ToLower(propertyValue(w.req.Records[i].Fields[w.req.MatchField])) }},
 		{"create", creates, strconv.Itoa},
 	}
 	for _, st := range steps {
 		for _, chunk := range chunks(st.idx, st.key) {
 			if err := w.send(ctx, st.op, chunk); err != nil {
-				return w.results, err
+				return err
 			}
 		}
 	}
-	return w.results, nil
+	return nil
 }
 
 // chunks splits idx into batches of at most batchSize with distinct keys,

@@ -66,7 +66,7 @@ func (k *Kit) controlRoutes(mux *http.ServeMux) {
 		if !decode(w, r, &in) {
 			return
 		}
-		if !k.KnowsObject(in.Object) {
+		if !k.knowsObject(in.Object) {
 			controlError(w, "unknown object "+in.Object)
 			return
 		}
@@ -75,7 +75,7 @@ func (k *Kit) controlRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /_control/records", func(w http.ResponseWriter, r *http.Request) {
 		object := r.URL.Query().Get("object")
-		if !k.KnowsObject(object) {
+		if !k.knowsObject(object) {
 			controlError(w, "unknown object "+object)
 			return
 		}

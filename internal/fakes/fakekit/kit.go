@@ -333,8 +333,8 @@ func (k *Kit) Records(account, object string) *Store {
 	return s
 }
 
-// KnowsObject reports whether the record control accepts object.
-func (k *Kit) KnowsObject(object string) bool {
+// knowsObject reports whether the record control accepts object.
+func (k *Kit) knowsObject(object string) bool {
 	return object != "" && (len(k.o.Objects) == 0 || slices.Contains(k.o.Objects, object))
 }
 

@@ -23,7 +23,7 @@ type AuthFailure string
 // Reasons a bearer credential is refused.
 const (
 	AuthMissing AuthFailure = "missing" // no Authorization header
-	AuthUnknown AuthFailure = "unknown" // never issued, or its refresh token was deleted
+	AuthUnknown AuthFailure = "unknown" // never issued by this fake
 	AuthExpired AuthFailure = "expired"
 	AuthRevoked AuthFailure = "revoked"
 )
@@ -423,7 +423,11 @@ func (k *Kit) grant(r *http.Request) (TokenSet, *OAuthError) {
 		return TokenSet{}, oauthErr(400, "invalid_request", ReasonBadRequest, "The request body is not a form.")
 	}
 	clientID, secret, basic := r.BasicAuth()
-	if !basic {
+	if basic {
+		// RFC 6749 §2.3.1: the credentials are form-encoded before Basic encoding.
+		clientID, _ = url.QueryUnescape(clientID)
+		secret, _ = url.QueryUnescape(secret)
+	} else {
 		clientID, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	if k.o.ClientID != "" && clientID != k.o.ClientID {

@@ -340,7 +340,7 @@ func TestRefresh(t *testing.T) {
 
 func TestTokenEndpointEdges(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, Options{ClientID: "cid", ClientSecret: "sec"})
+	h := newHarness(t, Options{ClientID: "cid", ClientSecret: "s&c=t"})
 	ts := h.kit.IssueToken("acct-demo", nil)
 	cases := []struct {
 		name       string
@@ -351,9 +351,9 @@ func TestTokenEndpointEdges(t *testing.T) {
 		wantError  string
 	}{
 		{"basic auth accepted", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ts.RefreshToken}}, true, false, 200, ""},
-		{"unknown grant", url.Values{"grant_type": {"password"}, "client_id": {"cid"}, "client_secret": {"sec"}}, false, false, 400, "unsupported_grant_type"},
+		{"unknown grant", url.Values{"grant_type": {"password"}, "client_id": {"cid"}, "client_secret": {"s&c=t"}}, false, false, 400, "unsupported_grant_type"},
 		{"unknown client", url.Values{"grant_type": {"refresh_token"}, "client_id": {"x"}}, false, false, 401, "invalid_client"},
-		{"unknown refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope"}, "client_id": {"cid"}, "client_secret": {"sec"}}, false, false, 400, "invalid_grant"},
+		{"unknown refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope"}, "client_id": {"cid"}, "client_secret": {"s&c=t"}}, false, false, 400, "invalid_grant"},
 		{"outage", url.Values{"grant_type": {"refresh_token"}}, false, true, 503, ""},
 	}
 	for _, c := range cases {
@@ -362,7 +362,7 @@ func TestTokenEndpointEdges(t *testing.T) {
 			req, _ := http.NewRequest("POST", h.srv.URL+"/oauth/token", strings.NewReader(c.form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			if c.basic {
-				req.SetBasicAuth("cid", "sec")
+				req.SetBasicAuth("cid", url.QueryEscape("s&c=t")) // as golang.org/x/oauth2 sends it
 			}
 			resp, err := h.client.Do(req)
 			if err != nil {
