@@ -10,16 +10,18 @@ import (
 
 	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
+	"patchbay/internal/enrich"
 	"patchbay/internal/store"
 )
 
 // Handler holds the API's dependencies.
 type Handler struct {
-	store *store.Store
-	conns *connection.Service
-	log   *slog.Logger
-	now   func() time.Time
-	data  *DataDeps // tables and syncs (tables.go); nil leaves those routes out
+	store  *store.Store
+	conns  *connection.Service
+	log    *slog.Logger
+	now    func() time.Time
+	data   *DataDeps       // tables and syncs (tables.go); nil leaves those routes out
+	enrich *enrich.Service // action columns (enrich.go); nil leaves those routes out
 }
 
 // New returns the API handler.
@@ -46,6 +48,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	api("POST /api/v1/connections/{id}/disconnect", h.disconnect)
 	api("GET /api/v1/events", h.events)
 	h.registerData(mux, api)
+	h.registerEnrich(api)
 	mux.Handle("/api/", h.authenticated(func(w http.ResponseWriter, r *http.Request, _ *Principal) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such API route: " + r.Method + " " + r.URL.Path})
 	}))

@@ -24,6 +24,7 @@ import (
 	"patchbay/internal/config"
 	"patchbay/internal/connection"
 	"patchbay/internal/connector"
+	"patchbay/internal/enrich"
 	"patchbay/internal/store"
 	"patchbay/internal/vault"
 	"patchbay/internal/web"
@@ -49,6 +50,8 @@ type Options struct {
 	// Connectors is the connector registry; nil means the built-in one.
 	Connectors *connector.Registry
 	Logger     *slog.Logger
+	// Enrich tunes the enrichment service (tests: shorter retries). Optional.
+	Enrich func(*enrich.Config)
 }
 
 // App is one assembled process.
@@ -127,6 +130,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics, data: data}
 	a.API = api.New(st, conns, log)
 	a.wireData(data, o.BaseURL, clients)
+	a.wireEnrich(data, o.Enrich)
 	if err := a.bootstrap(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -206,6 +210,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer a.data.scheduler.Stop()
+	stopEnrich, startErr := a.startEnrich(ctx)
+	if startErr != nil {
+		return startErr
+	}
+	defer stopEnrich()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -19,6 +19,7 @@ import (
 
 	"patchbay/internal/app"
 	"patchbay/internal/config"
+	"patchbay/internal/enrich"
 	"patchbay/internal/store"
 )
 
@@ -42,6 +43,8 @@ type Options struct {
 	Fakes func() map[string]app.Fake
 	// Env adds PATCHBAY_* settings.
 	Env map[string]string
+	// Enrich tunes the enrichment service.
+	Enrich func(*enrich.Config)
 }
 
 // Start runs a Patchbay for the test and stops it at cleanup.
@@ -74,7 +77,7 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	fakes := mk()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: app.NewLogger(io.Discard, "error")})
+	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: app.NewLogger(io.Discard, "error"), Enrich: o.Enrich})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
