@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"patchbay/internal/bridge"
 	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
 	"patchbay/internal/enrich"
@@ -22,6 +23,7 @@ type Handler struct {
 	now    func() time.Time
 	data   *DataDeps       // tables and syncs (tables.go); nil leaves those routes out
 	enrich *enrich.Service // action columns (enrich.go); nil leaves those routes out
+	bridge *bridge.Service // the webhook bridge (bridge.go); nil leaves those routes out
 }
 
 // New returns the API handler.
@@ -49,6 +51,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	api("GET /api/v1/events", h.events)
 	h.registerData(mux, api)
 	h.registerEnrich(api)
+	h.registerBridge(mux, api)
 	mux.Handle("/api/", h.authenticated(func(w http.ResponseWriter, r *http.Request, _ *Principal) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such API route: " + r.Method + " " + r.URL.Path})
 	}))

@@ -3,10 +3,11 @@ package app
 import (
 	"context"
 
+	"patchbay/internal/bridge"
 	"patchbay/internal/enrich"
 )
 
-// wireEnrich builds the enrichment service. Rows created or changed by the
+// wireEnrich builds the enrichment service and the webhook bridge. Rows created or changed by the
 // API, syncs or the webhook bridge reach it through the data parts'
 // rowsChanged hook; the rows it enriches go to the outbound realtime syncs.
 func (a *App) wireEnrich(d *dataParts, tune func(*enrich.Config)) {
@@ -16,6 +17,10 @@ func (a *App) wireEnrich(d *dataParts, tune func(*enrich.Config)) {
 	}
 	d.enricher = enrich.New(cfg)
 	a.API.SetEnrich(d.enricher)
+	a.API.SetBridge(&bridge.Service{Store: a.Store, Vault: a.Vault, RowsChanged: func(tableID string) {
+		d.scheduler.RowsChanged(tableID)
+		d.enricher.Notify(tableID)
+	}})
 }
 
 // startEnrich runs the enrichment workers until ctx ends; stop waits for them.

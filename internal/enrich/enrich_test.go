@@ -451,3 +451,24 @@ func TestInvalidKeyStopsColumnOnce(t *testing.T) {
 	b.e.MustDo(http.StatusOK, "POST", "/connections/"+b.conn+"/reconnect", map[string]any{"api_key": b.fake.IssueKey("acct-demo")}, nil)
 	b.waitRows(tb, "column resumed and finished", allDone("Facts"))
 }
+
+func TestRowsFromTheWebhookBridgeAreEnriched(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tb := b.table(map[string]string{"domain": "text"})
+	b.addColumn(tb, "Facts", companyFacts(b.conn))
+	var h struct{ URL string }
+	b.e.MustDo(http.StatusCreated, "POST", "/tables/"+tb+"/hooks", map[string]any{"match_column": "domain"}, &h)
+	resp, err := http.Post(h.URL, "application/json", strings.NewReader(`[{"domain":"hooked.com"},{"domain":"zapier.com"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("hook: %d", resp.StatusCode)
+	}
+	rs := b.waitRows(tb, "bridge rows enriched", allDone("Facts"))
+	if len(rs) != 2 || rs[0].Values["phone"] == nil {
+		t.Fatalf("rows: %+v", rs)
+	}
+}
