@@ -108,7 +108,6 @@ type Service struct {
 
 	mu       sync.Mutex
 	dirty    map[string]bool // tables with new or changed rows
-	sessions map[string]cachedSession
 	sems     map[string]chan struct{}
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -116,11 +115,10 @@ type Service struct {
 	workWake chan struct{}
 }
 
-type cachedSession struct {
+type lookupSession struct {
 	sess   connector.Session
 	looker Looker
-	at     time.Time
-	limit  int // lookups in flight at most
+	limit  int // lookups in flight at most on the connection
 }
 
 // New returns a stopped Service.
@@ -153,7 +151,7 @@ func New(cfg Config) *Service {
 		cfg.ScanMargin = time.Minute
 	}
 	return &Service{cfg: cfg, breakers: newBreakers(cfg.RetryBase, cfg.RetryMax), dirty: map[string]bool{},
-		sessions: map[string]cachedSession{}, sems: map[string]chan struct{}{},
+		sems:     map[string]chan struct{}{},
 		scanWake: make(chan struct{}, 1), workWake: make(chan struct{}, 1)}
 }
 

@@ -109,7 +109,9 @@ func (b *bundle) waitRows(tableID string, what string, ok func([]row) bool) []ro
 	for {
 		rs := b.rows(tableID)
 		if ok(rs) {
-			return rs
+			// Values and cells are read by two queries; read again so the
+			// values are those of the settled cells.
+			return b.rows(tableID)
 		}
 		if time.Now().After(deadline) {
 			b.t.Fatalf("rows never reached: %s; last: %+v", what, rs)

@@ -18,10 +18,6 @@ import (
 	"patchbay/internal/tables"
 )
 
-// sessionTTL is how long a connection's session is reused; sessions read
-// the current token on every request, so this only saves set-up work.
-const sessionTTL = 10 * time.Second
-
 // Start runs the scanner, the dispatcher and the workers until Stop or ctx
 // ends. Tables with action columns are scanned once at start, for rows that
 // arrived while the process was down.
@@ -460,41 +456,34 @@ func (s *Service) ask(ctx context.Context, connID, tableID, lookup string, in ma
 	return ans, nil
 }
 
-// session returns a (briefly reused) live session of a data-provider connection.
-func (s *Service) session(ctx context.Context, connID string) (cachedSession, error) {
-	s.mu.Lock()
-	cs, ok := s.sessions[connID]
-	s.mu.Unlock()
-	if ok && time.Since(cs.at) < sessionTTL {
-		return cs, nil
-	}
+// session opens a live session of a data-provider connection for one
+// lookup. A session is not shared between concurrent lookups: the
+// connection layer's session keeps the current token in an unguarded
+// variable. The in-flight limit is the provider's rate per second: enough
+// to reach its rate with answers taking up to a second, while the request
+// budget of the transport paces the requests themselves.
+func (s *Service) session(ctx context.Context, connID string) (lookupSession, error) {
 	c, err := s.cfg.Store.ConnectionByID(ctx, connID)
 	if err != nil {
-		return cachedSession{}, err
+		return lookupSession{}, err
 	}
 	sess, conn, err := s.cfg.Conns.Session(ctx, c)
 	if err != nil {
 		if errors.Is(err, connection.ErrNoCredentials) {
-			return cachedSession{}, &connector.Error{Class: connector.ClassRevoked, Message: err.Error(), Err: err}
+			return lookupSession{}, &connector.Error{Class: connector.ClassRevoked, Message: err.Error(), Err: err}
 		}
-		return cachedSession{}, err
+		return lookupSession{}, err
 	}
 	lk, ok := conn.(Looker)
 	if !ok {
-		return cachedSession{}, &connector.Error{Class: connector.ClassInvalid, Message: c.Provider + " answers no lookups"}
+		return lookupSession{}, &connector.Error{Class: connector.ClassInvalid, Message: c.Provider + " answers no lookups"}
 	}
-	cs = cachedSession{sess: sess, looker: lk, at: time.Now(), limit: s.cfg.Workers}
+	ls := lookupSession{sess: sess, looker: lk, limit: s.cfg.Workers}
 	if p, ok := s.cfg.Conns.Catalog().Get(c.Provider); ok && p.RateLimit.Requests > 0 && p.RateLimit.PeriodDuration() > 0 {
-		// As many in flight as the provider allows per second: enough to
-		// reach its rate with answers taking up to a second; the budget of
-		// the transport paces the requests themselves.
 		perSecond := float64(p.RateLimit.Requests) / p.RateLimit.PeriodDuration().Seconds()
-		cs.limit = min(max(int(math.Ceil(perSecond)), 1), s.cfg.Workers)
+		ls.limit = min(max(int(math.Ceil(perSecond)), 1), s.cfg.Workers)
 	}
-	s.mu.Lock()
-	s.sessions[connID] = cs
-	s.mu.Unlock()
-	return cs, nil
+	return ls, nil
 }
 
 func (s *Service) semaphore(connID string, limit int) chan struct{} {
