@@ -36,7 +36,9 @@ func TestEnrichmentStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.InTx(ctx, func(tx *Tx) error { return tx.CreateActionColumn(ctx, &ActionColumn{WorkspaceID: ws.ID, TableID: tb.ID, Name: "Facts"}) }); err == nil {
+		if err := s.InTx(ctx, func(tx *Tx) error {
+			return tx.CreateActionColumn(ctx, &ActionColumn{WorkspaceID: ws.ID, TableID: tb.ID, Name: "Facts"})
+		}); err == nil {
 			t.Fatal("a second column of the same name was accepted")
 		}
 		rcs, err := s.RowsForColumn(ctx, tb.ID, a.ID, time.Time{}, "", 10)
