@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"patchbay/internal/access"
+	"patchbay/internal/bridge"
 	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
+	"patchbay/internal/enrich"
 	"patchbay/internal/notify"
 	"patchbay/internal/store"
 )
@@ -29,6 +31,8 @@ type Handler struct {
 	// browser names who is signed in to the dashboard in a request (the OAuth
 	// callback checks it against who started the flow); nil: nobody.
 	browser func(*http.Request) (*Principal, bool)
+	enrich  *enrich.Service // action columns (enrich.go); nil leaves those routes out
+	bridge  *bridge.Service // the webhook bridge (bridge.go); nil leaves those routes out
 }
 
 // New returns the API handler.
@@ -65,6 +69,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerWorkspace(mux)
 	h.registerProviderWebhooks(mux)
 	h.registerData(mux, defaulted)
+	h.registerEnrich(defaulted)
+	h.registerBridge(mux, defaulted)
 	api("/api/", access.Viewer, func(w http.ResponseWriter, r *http.Request, _ *Principal) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such API route: " + r.Method + " " + r.URL.Path})
 	})

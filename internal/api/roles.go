@@ -36,6 +36,11 @@ func contractRoles() map[string]access.Role {
 		"POST /api/v1/syncs":                   access.Member,
 		"PATCH /api/v1/syncs/{id}":             access.Member,
 		"POST /api/v1/syncs/{id}/run":          access.Member,
+		// Members shape tables: columns, action columns and their runs.
+		"POST /api/v1/tables/{id}/columns":           access.Member,
+		"DELETE /api/v1/tables/{id}/columns/{col}":   access.Member,
+		"POST /api/v1/tables/{id}/columns/{col}/run": access.Member,
+		"PATCH /api/v1/tables/{id}/enrichment":       access.Member,
 	}
 }
 

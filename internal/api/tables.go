@@ -75,6 +75,7 @@ type rowView struct {
 	ID        string         `json:"id"`
 	Values    map[string]any `json:"values"`
 	Sources   []sourceView   `json:"sources"`
+	Cells     cellMap        `json:"cells,omitempty"` // action columns' cell states, by column name
 	CreatedAt time.Time      `json:"created_at"`
 	UpdatedAt time.Time      `json:"updated_at"`
 	DeletedAt *time.Time     `json:"deleted_at,omitempty"`
@@ -181,9 +182,15 @@ func (h *Handler) listRows(w http.ResponseWriter, r *http.Request, pr *Principal
 		h.fail(w, r, err)
 		return
 	}
+	cells, err := h.rowCells(r.Context(), ids)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	out := make([]rowView, len(rows))
 	for i, row := range rows {
 		out[i] = viewRow(row, srcs[row.ID])
+		out[i].Cells = cells[row.ID]
 	}
 	var nc any
 	if next != "" {

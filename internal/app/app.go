@@ -25,6 +25,7 @@ import (
 	"patchbay/internal/config"
 	"patchbay/internal/connection"
 	"patchbay/internal/connector"
+	"patchbay/internal/enrich"
 	"patchbay/internal/jobs"
 	"patchbay/internal/store"
 	"patchbay/internal/vault"
@@ -58,6 +59,8 @@ type Options struct {
 	// RunSync is the sync engine's "run sync X now" entry point, called by
 	// the run_sync background job; nil leaves that job kind out.
 	RunSync func(ctx context.Context, syncID, trigger string) error
+	// Enrich tunes the enrichment service (tests: shorter retries). Optional.
+	Enrich func(*enrich.Config)
 }
 
 // App is one assembled process.
@@ -153,6 +156,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	a := &App{Config: cfg, Store: st, Vault: v, Catalog: cat, Conns: conns, Log: log, metrics: metrics, bg: bg, data: data}
 	a.API = api.New(st, conns, log)
 	a.wireData(data, o.BaseURL, clients)
+	a.wireEnrich(data, o.Enrich)
 	if err := bg.attach(a); err != nil {
 		st.Close()
 		return nil, err
@@ -242,6 +246,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := a.StartJobs(ctx); err != nil {
 		return err
 	}
+	stopEnrich, startErr := a.startEnrich(ctx)
+	if startErr != nil {
+		return startErr
+	}
+	defer stopEnrich()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -8,6 +8,7 @@ import (
 	"patchbay/internal/api"
 	"patchbay/internal/connection"
 	"patchbay/internal/connector/hubspot"
+	"patchbay/internal/enrich"
 	"patchbay/internal/store"
 	"patchbay/internal/syncer"
 	"patchbay/internal/tables"
@@ -19,6 +20,7 @@ import (
 type dataParts struct {
 	engine    *syncer.Engine
 	scheduler *syncer.Scheduler
+	enricher  *enrich.Service
 }
 
 // afterReconnect queues one catch-up run per sync a reconnect resumed.
@@ -37,6 +39,9 @@ func (a *App) wireData(d *dataParts, baseURL string, clients map[string]connecti
 	rowsChanged := func(tableID string) {
 		if sched != nil {
 			sched.RowsChanged(tableID)
+		}
+		if d.enricher != nil {
+			d.enricher.Notify(tableID)
 		}
 	}
 	d.engine = syncer.New(syncer.Config{Store: a.Store, Conns: a.Conns, Logger: a.Log, RowsChanged: rowsChanged})

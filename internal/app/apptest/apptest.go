@@ -22,6 +22,7 @@ import (
 	"patchbay/internal/catalog"
 	"patchbay/internal/config"
 	"patchbay/internal/connector"
+	"patchbay/internal/enrich"
 	"patchbay/internal/store"
 )
 
@@ -61,6 +62,8 @@ type Options struct {
 	Catalog func(*catalog.Catalog) *catalog.Catalog
 	// Log, when set, receives the process's log at debug level (JSON lines).
 	Log io.Writer
+	// Enrich tunes the enrichment service.
+	Enrich func(*enrich.Config)
 }
 
 // Start runs a Patchbay for the test and stops it at cleanup.
@@ -101,7 +104,7 @@ func Start(t testing.TB, o Options) *Env {
 	if o.Log != nil {
 		logger = app.NewLogger(o.Log, "debug")
 	}
-	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: logger, Connectors: o.Connectors, Catalog: o.Catalog})
+	a, err := app.New(ctx, cfg, app.Options{BaseURL: base, Fakes: fakes, Logger: logger, Connectors: o.Connectors, Catalog: o.Catalog, Enrich: o.Enrich})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
