@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -50,22 +51,24 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 	} else {
 		opts.Budget = s.budgets.For(c.ID, limit)
 	}
-	current := creds
+	sent := &sentCreds{creds: creds}
 	authorize := func(ctx context.Context, req *http.Request) error {
+		cur := creds
 		if live {
 			fresh, err := s.Token(ctx, c.ID, "")
 			if err != nil {
 				return err
 			}
-			current = fresh
+			sent.set(fresh)
+			cur = fresh
 		}
-		setAuth(req, p.APIAuth, current)
+		setAuth(req, p.APIAuth, cur)
 		return nil
 	}
 	opts.Authorize = authorize
 	if live && p.Auth == catalog.AuthOAuth2 {
 		opts.Refresh = func(ctx context.Context) error {
-			_, err := s.Token(ctx, c.ID, current.AccessToken)
+			_, err := s.Token(ctx, c.ID, sent.get().AccessToken)
 			return err
 		}
 	}
@@ -84,6 +87,29 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 		sess.Meter = m
 	}
 	return sess
+}
+
+// sentCreds are the credentials a live session last put on a request. The
+// requests of one session run concurrently (syncs page while enrichment looks
+// up), so they are guarded. A 401 names them as refused: when another request
+// has sent a newer token meanwhile, that newer token is named, which costs at
+// most one needless refresh (refreshes are single-flight and rotation-safe),
+// never a reuse of a spent refresh token.
+type sentCreds struct {
+	mu    sync.Mutex
+	creds connector.Credentials
+}
+
+func (s *sentCreds) set(c connector.Credentials) {
+	s.mu.Lock()
+	s.creds = c
+	s.mu.Unlock()
+}
+
+func (s *sentCreds) get() connector.Credentials {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.creds
 }
 
 // apiBase is where a connection's API calls go: the host its token response
