@@ -30,6 +30,10 @@ type providerView struct {
 	RateLimit    catalog.RateLimit     `json:"rate_limit"`
 	BatchSize    int                   `json:"batch_size"`
 	Docs         string                `json:"docs,omitempty"`
+
+	// ObjectDetails are the objects with their fields and match fields (the
+	// dashboard's mapping pickers); objects stays the list of names.
+	ObjectDetails []catalog.Object `json:"object_details"`
 }
 
 func viewProvider(p *catalog.Provider) providerView {
@@ -39,6 +43,7 @@ func viewProvider(p *catalog.Provider) providerView {
 	for _, o := range p.Objects {
 		v.Objects = append(v.Objects, o.Name)
 	}
+	v.ObjectDetails = append([]catalog.Object{}, p.Objects...)
 	return v
 }
 

@@ -256,3 +256,65 @@ func TestBrowserAPIKeyErrorsInline(t *testing.T) {
 		t.Errorf("error shown: %q", got)
 	}
 }
+
+// TestBrowserSyncSetupRunAndReconnect adds a column row to the create-table
+// form, then sets up an inbound sync in chromium: a bad filter is refused next to the input with its position; the fixed
+// sync runs and its run appears in the history. Then the grant is revoked at
+// the fake: Test turns the card red, Sync now leaves the sync waiting for a
+// reconnect, and reconnecting through the pop-up shows it resumed.
+func TestBrowserSyncSetupRunAndReconnect(t *testing.T) {
+	u := startUI(t, 1280, 900)
+	env := u.env
+	conn := env.ConnectOAuth("hubspot", "", nil, "crm.objects.contacts.read", "crm.objects.contacts.write")
+	seedContacts(env, 3)
+	var tb struct{ ID string }
+	env.MustDo(201, "POST", "/tables", map[string]any{"name": "Leads", "columns": []map[string]string{{"name": "email", "type": "text"}, {"name": "firstname", "type": "text"}}}, &tb)
+	page := env.URL + "/tables/" + tb.ID
+
+	u.run("add a column row", chromedp.Navigate(env.URL+"/tables"), chromedp.Click(chromedp.CSS(`button[data-add-column]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#col-name-4`)))
+	u.waitJS("the new row is labelled and focused", `document.activeElement.id === "col-name-4" && document.querySelector('label[for="col-name-4"]').textContent === "Column 5 name"`)
+
+	u.run("choose the connection and object", chromedp.Navigate(page), chromedp.Click(chromedp.CSS(`a[href$="/syncs/new"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#source`)), chromedp.SetValue(chromedp.CSS(`#source`), conn+":contacts"),
+		chromedp.Click(chromedp.CSS(`form.setup-step button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`#filter`)))
+	u.waitJS("the email column's picker preselects the email field", `document.getElementById("map-0").value === "email"`)
+	u.run("save with a bad filter", chromedp.SendKeys(chromedp.CSS(`#filter`), `firstname = "P1" and`),
+		chromedp.Click(chromedp.CSS(`form.sync-setup button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#filter[aria-invalid="true"]`)))
+	if got := u.text(`#filter-err`); !strings.Contains(got, "position 21") {
+		t.Errorf("filter error shown: %q", got)
+	}
+	u.waitJS("the invalid filter has the focus", `document.activeElement && document.activeElement.id === "filter"`)
+
+	u.run("fix the filter and save", chromedp.SetValue(chromedp.CSS(`#filter`), `lifecyclestage = "lead"`),
+		chromedp.Click(chromedp.CSS(`form.sync-setup button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.sync .sync-state.active`)))
+	u.run("sync now", chromedp.Click(chromedp.CSS(`.sync form[action$="/run"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.sync tr[data-trigger="manual"][data-status="succeeded"]`)))
+	if got := u.text(`.sync tr[data-trigger="manual"]`); !strings.Contains(got, "succeeded") || !strings.Contains(got, "3") {
+		t.Errorf("run in the history: %q", got)
+	}
+	if n := u.text(`table.rows tbody`); !strings.Contains(n, "p01@acme.test") {
+		t.Errorf("rows after the run: %q", n)
+	}
+
+	env.Control("hubspot", "revoke", map[string]string{})
+	u.run("test turns the card red", chromedp.Navigate(env.URL+"/"),
+		chromedp.Click(chromedp.CSS(`#card-hubspot form[action$="/test"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#card-hubspot .badge.red`)))
+	u.run("sync now on the revoked grant", chromedp.Navigate(page),
+		chromedp.Click(chromedp.CSS(`.sync form[action$="/run"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.sync .sync-state.waiting`)))
+	if got := u.text(`.sync .fix`); !strings.Contains(got, "resumes by itself") {
+		t.Errorf("waiting sync explains itself: %q", got)
+	}
+
+	u.run("back to the integrations", chromedp.Navigate(env.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#card-hubspot .badge.red`)))
+	u.consent("reconnect", `#card-hubspot form[data-kind="reconnect"] button`, "")
+	u.run("green again", chromedp.WaitVisible(chromedp.CSS(`#card-hubspot .badge.green`)))
+	u.run("the sync resumed", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`.sync .sync-state.active`)))
+	if got := u.text(`.sync .sync-state`); got != "Active" {
+		t.Errorf("sync state after reconnect %q", got)
+	}
+}

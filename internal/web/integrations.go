@@ -11,13 +11,18 @@ import (
 
 // notices are the fixed messages a redirect may ask a page to show.
 var notices = map[string]string{
-	"connected":    "Connected. The card shows the new connection.",
-	"reconnected":  "Reconnected. Paused syncs resume and a catch-up sync runs.",
-	"tested":       "Test finished: the status below is what the provider answered just now.",
-	"disconnected": "Disconnected: credentials deleted, syncs paused, tables and history kept. Reconnect to resume.",
-	"sync_started": "Sync started. Its run appears in the connection's history.",
-	"control":      "The fake now misbehaves as asked. Press Test on its card (or wait for the next probe) to see the status change.",
-	"notes":        "Notes saved.",
+	"connected":     "Connected. The card shows the new connection.",
+	"reconnected":   "Reconnected. Paused syncs resume and a catch-up sync runs.",
+	"tested":        "Test finished: the status below is what the provider answered just now.",
+	"disconnected":  "Disconnected: credentials deleted, syncs paused, tables and history kept. Reconnect to resume.",
+	"sync_started":  "Sync finished. Its run is in the history, with its counts and any errors.",
+	"sync_created":  "Sync saved. Scheduled and realtime syncs start at once; press Sync now to run a manual one.",
+	"sync_paused":   "Sync paused. It runs again when you resume it.",
+	"sync_resumed":  "Sync resumed.",
+	"table_created": "Table created. Add rows, or set up a sync to fill it.",
+	"row_added":     "Row added.",
+	"control":       "The fake now misbehaves as asked. Press Test on its card (or wait for the next probe) to see the status change.",
+	"notes":         "Notes saved.",
 }
 
 // filters are the status filters of the integrations page, in display order.

@@ -68,7 +68,60 @@ func TestBrowserScreenshots(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.connect button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-errors]:not([hidden])`)))
 	shot("connect-api-key-error", false)
+
+	// A table filled by an inbound sync, enriched by an action column, with
+	// an outbound sync to preview.
+	dp := ""
+	var conns struct {
+		Connections []struct{ ID, Provider string }
+	}
+	env.MustDo(http.StatusOK, "GET", "/connections", nil, &conns)
+	for _, c := range conns.Connections {
+		if c.Provider == "dataprovider" {
+			dp = c.ID
+		}
+	}
+	env.Control("hubspot", "records", map[string]any{"object": "contacts", "records": []map[string]any{
+		{"email": "ann.lee@northwind.com", "firstname": "Ann", "lifecyclestage": "lead"},
+		{"email": "raj.patel@contoso.com", "firstname": "Raj", "lifecyclestage": "lead"},
+		{"email": "mia.wong@fabrikam.com", "firstname": "Mia", "lifecyclestage": "lead"},
+		{"email": "tom.berg@initech.com", "firstname": "Tom", "lifecyclestage": "customer"},
+	}})
+	var tb struct{ ID string }
+	env.MustDo(http.StatusCreated, "POST", "/tables", map[string]any{"name": "Leads", "columns": []map[string]string{
+		{"name": "email", "type": "text"}, {"name": "firstname", "type": "text"}, {"name": "company", "type": "text"},
+		{"name": "jobtitle", "type": "text"}, {"name": "phone", "type": "text"}}}, &tb)
+	var in struct{ ID string }
+	env.MustDo(http.StatusCreated, "POST", "/syncs", map[string]any{"direction": "inbound", "connection_id": healthy, "table_id": tb.ID,
+		"object": "contacts", "filter": `lifecyclestage = "lead"`, "schedule": "every:30m", "mapping": []map[string]string{
+			{"source": "email", "target": "email"}, {"source": "firstname", "target": "firstname"}}}, &in)
+	env.MustDo(http.StatusOK, "POST", "/syncs/"+in.ID+"/run", map[string]any{}, nil)
+	env.MustDo(http.StatusCreated, "POST", "/tables/"+tb.ID+"/rows", map[string]any{"rows": []any{
+		map[string]any{"values": map[string]any{"email": "nobody@unknown-domain.invalid", "firstname": "Nobody"}}}}, nil)
+	env.MustDo(http.StatusCreated, "POST", "/tables/"+tb.ID+"/columns", map[string]any{"name": "Person", "type": "action", "action": map[string]any{
+		"connection_ids": []string{dp}, "lookup": "person_by_email", "inputs": map[string]string{"email": "email"},
+		"outputs": map[string]string{"phone": "phone", "title": "jobtitle", "company": "company"}}}, nil)
+	env.MustDo(http.StatusCreated, "POST", "/syncs", map[string]any{"direction": "outbound", "connection_id": healthy, "table_id": tb.ID,
+		"object": "contacts", "match_key": "email", "mapping": []map[string]string{
+			{"source": "email", "target": "email"}, {"source": "jobtitle", "target": "jobtitle"}, {"source": "phone", "target": "phone"}}}, nil)
+	// The pictures show settled cells: wait until the page shows none pending.
+	page := env.URL + "/tables/" + tb.ID
+	u.run("table", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`table.rows`)))
+	u.waitJS("cells settle", `fetch(location.href).then(r => r.text()).then(t => !t.includes('data-state="pending"') && t.includes('data-state="done"'))`)
+	u.run("tables list", chromedp.Navigate(env.URL+"/tables"), chromedp.WaitVisible(chromedp.CSS(`#new-table-h`)))
+	shot("tables", true)
+	u.run("table page", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`.sync`)))
+	shot("table", true)
+	u.run("preview", chromedp.Click(chromedp.CSS(`.sync form[action$="/preview"] button`)), chromedp.WaitVisible(chromedp.CSS(`#plan-summary`)))
+	shot("sync-preview", true)
+	u.run("sync setup with a bad filter", chromedp.Navigate(page+"/syncs/new?direction=inbound&source="+healthy+":contacts"),
+		chromedp.WaitVisible(chromedp.CSS(`#filter`)), chromedp.SendKeys(chromedp.CSS(`#filter`), `lifecyclestage = "lead" and createdate >`),
+		chromedp.Click(chromedp.CSS(`form.sync-setup button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`#filter[aria-invalid="true"]`)))
+	shot("sync-setup-filter-error", true)
+
 	u.run("narrow window", chromedp.EmulateViewport(390, 844), chromedp.Navigate(env.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#card-hubspot`)))
 	shot("integrations-narrow", false)
+	u.run("narrow table", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`.sync`)))
+	shot("table-narrow", false)
 }

@@ -26,17 +26,26 @@ type configField struct {
 }
 
 type integration struct {
-	ID           string        `json:"id"`
-	Name         string        `json:"name"`
-	Description  string        `json:"description"`
-	Auth         string        `json:"auth"`
-	Tier         string        `json:"tier"`
-	Scopes       []scope       `json:"scopes"`
-	Objects      []string      `json:"objects"`
-	ConfigFields []configField `json:"config_fields"`
-	Docs         string        `json:"docs"`
-	Available    bool          `json:"available"`
-	Connections  []*conn       `json:"connections"`
+	ID            string        `json:"id"`
+	Name          string        `json:"name"`
+	Description   string        `json:"description"`
+	Auth          string        `json:"auth"`
+	Tier          string        `json:"tier"`
+	Scopes        []scope       `json:"scopes"`
+	Objects       []string      `json:"objects"`
+	ObjectDetails []objectInfo  `json:"object_details"`
+	ConfigFields  []configField `json:"config_fields"`
+	Docs          string        `json:"docs"`
+	Available     bool          `json:"available"`
+	Connections   []*conn       `json:"connections"`
+}
+
+// objectInfo is one object a provider offers, with the fields a mapping or a
+// filter may name and the fields an outbound sync may match records by.
+type objectInfo struct {
+	Name        string   `json:"name"`
+	Fields      []string `json:"fields"`
+	MatchFields []string `json:"match_fields"`
 }
 
 type explanation struct {
@@ -51,15 +60,25 @@ type account struct {
 }
 
 type syncInfo struct {
-	ID          string `json:"id"`
-	Direction   string `json:"direction"`
-	TableID     string `json:"table_id"`
-	Object      string `json:"object"`
-	Filter      string `json:"filter"`
-	Mode        string `json:"mode"`
-	Schedule    string `json:"schedule"`
-	Paused      bool   `json:"paused"`
-	PauseReason string `json:"pause_reason"`
+	ID                  string        `json:"id"`
+	Direction           string        `json:"direction"`
+	ConnectionID        string        `json:"connection_id"`
+	TableID             string        `json:"table_id"`
+	Object              string        `json:"object"`
+	Filter              string        `json:"filter"`
+	Mapping             []mappingInfo `json:"mapping"`
+	MatchKey            string        `json:"match_key"`
+	Mode                string        `json:"mode"`
+	Schedule            string        `json:"schedule"`
+	Paused              bool          `json:"paused"`
+	PauseReason         string        `json:"pause_reason"`
+	WaitingForReconnect bool          `json:"waiting_for_reconnect"`
+}
+
+type mappingInfo struct {
+	Source         string `json:"source"`
+	Target         string `json:"target"`
+	OverwriteEmpty bool   `json:"overwrite_empty"`
 }
 
 type runInfo struct {
@@ -76,12 +95,25 @@ type runInfo struct {
 	Failed     int        `json:"failed"`
 	ErrorClass string     `json:"error_class"`
 	Error      string     `json:"error"`
-	RowErrors  []struct {
-		RowID      string `json:"row_id"`
-		ExternalID string `json:"external_id"`
-		Message    string `json:"message"`
-	} `json:"row_errors"`
+	RowErrors  []rowError `json:"row_errors"`
 }
+
+type rowError struct {
+	RowID      string `json:"row_id"`
+	ExternalID string `json:"external_id"`
+	Message    string `json:"message"`
+}
+
+// rowErrorsShown is how many of a run's row errors a page lists.
+const rowErrorsShown = 3
+
+// SampleRowErrors are the first of the run's row errors.
+func (r runInfo) SampleRowErrors() []rowError {
+	return r.RowErrors[:min(len(r.RowErrors), rowErrorsShown)]
+}
+
+// MoreRowErrors counts the row errors SampleRowErrors leaves out.
+func (r runInfo) MoreRowErrors() int { return max(len(r.RowErrors)-rowErrorsShown, 0) }
 
 type eventInfo struct {
 	Kind      string     `json:"kind"`

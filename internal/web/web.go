@@ -124,6 +124,15 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	page("POST /connections/{id}/disconnect", h.disconnect)
 	page("POST /connections/{id}/notes", h.notes)
 	page("POST /syncs/{id}/run", h.syncNow)
+	page("GET /tables", h.tables)
+	page("POST /tables", h.createTable)
+	page("GET /tables/{id}", h.table)
+	page("POST /tables/{id}/rows", h.addRow)
+	page("GET /tables/{id}/syncs/new", h.syncSetup)
+	page("POST /tables/{id}/syncs", h.createSync)
+	page("POST /syncs/{id}/preview", h.preview)
+	page("POST /syncs/{id}/pause", h.setSyncPaused(true))
+	page("POST /syncs/{id}/resume", h.setSyncPaused(false))
 	page("POST /demo/fakes/{provider}/{action}", h.fakeControl)
 }
 
@@ -166,7 +175,7 @@ func (h *Handler) renderFragment(w http.ResponseWriter, page, partial string, da
 
 // pageData is what every page's layout needs.
 func (h *Handler) pageData(s *session, title string) map[string]any {
-	return map[string]any{"Title": title, "Session": s, "CSRF": s.csrf, "Workspace": s.principal.Workspace, "Demo": len(h.fakeID) > 0}
+	return map[string]any{"Title": title, "Nav": "integrations", "Session": s, "CSRF": s.csrf, "Workspace": s.principal.Workspace, "Demo": len(h.fakeID) > 0}
 }
 
 // SessionPrincipal is who a request's dashboard session is signed in as (the
@@ -194,7 +203,23 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"words":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"words": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"inc":   func(i int) int { return i + 1 },
+	// dict passes several values to a partial: dict "Key" value "Key2" value2.
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict: odd number of arguments")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
 	"initials": initials,
 	"hue":      hue,
 	"plural": func(n int, one, many string) string {

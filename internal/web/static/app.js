@@ -15,7 +15,7 @@
   }
 
   function container(el) {
-    return el.closest(".card") || el.closest(".conn") || document.getElementById("main");
+    return el.closest(".card") || el.closest(".conn") || el.closest(".sync") || document.getElementById("main");
   }
 
   // say shows a message in the card (or section) of el and announces it.
@@ -206,6 +206,32 @@
     ev.preventDefault();
     if (mode === "oauth") { startOAuth(form, {}); } else { runAction(form); }
   });
+
+  // The create-table form offers a few column rows; this adds another one,
+  // numbered on, and moves the focus to its name.
+  var addColumn = document.querySelector("[data-add-column]");
+  if (addColumn) {
+    addColumn.hidden = false;
+    addColumn.addEventListener("click", function () {
+      var list = document.querySelector("[data-column-rows]");
+      var rows = list.querySelectorAll(".column-row");
+      var last = rows[rows.length - 1];
+      var n = rows.length;
+      var row = last.cloneNode(true);
+      row.querySelectorAll("[id]").forEach(function (e) { e.id = e.id.replace(/-\d+$/, "-" + n); });
+      row.querySelectorAll("label[for]").forEach(function (l) {
+        l.htmlFor = l.htmlFor.replace(/-\d+$/, "-" + n);
+        l.textContent = l.textContent.replace(/\d+/, String(n + 1));
+      });
+      row.querySelectorAll("[aria-describedby]").forEach(function (e) {
+        e.setAttribute("aria-describedby", e.getAttribute("aria-describedby").replace(/-\d+$/, "-" + n));
+      });
+      row.querySelectorAll("input").forEach(function (e) { e.value = ""; e.removeAttribute("aria-invalid"); });
+      row.querySelectorAll(".field-error").forEach(function (e) { e.textContent = ""; });
+      list.appendChild(row);
+      row.querySelector("input").focus();
+    });
+  }
 
   document.addEventListener("click", function (ev) {
     var t = ev.target.closest("a[data-dialog], [data-close], [data-accept-account], [data-continue-here]");
