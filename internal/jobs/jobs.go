@@ -14,6 +14,13 @@
 //     and its rescuer hands the jobs of a killed worker to another.
 //   - Local (NewLocal) in one process on SQLite.
 //
+// Jobs travel on two queues with their own concurrency: sync runs, which may
+// take an hour, on QueueSyncs; probes, token refreshes and the sweep, which
+// take a second, on QueueUpkeep, so that they never wait behind long runs. A
+// handler whose subject is busy (say, a run of the same sync started by hand)
+// returns Snooze: the job runs again a little later without counting as a
+// failed attempt.
+//
 // Why not River's SQLite driver (riversqlite) for the second: the only version
 // that resolves here is v0.31.0, marked "early testing" and polling-only, and
 // it would pin every River module, the PostgreSQL driver included, twenty
@@ -42,7 +49,18 @@ type Args interface {
 	river.JobArgs
 	// uniqueKey names the subject the uniqueness rule applies to.
 	uniqueKey() string
+	// queue is the queue the job travels on.
+	queue() string
 }
+
+// The queues.
+const (
+	// QueueSyncs carries sync runs (Config.Concurrency at a time).
+	QueueSyncs = river.QueueDefault
+	// QueueUpkeep carries probes, token refreshes and the sweep
+	// (Config.UpkeepConcurrency at a time).
+	QueueUpkeep = "upkeep"
+)
 
 // activeStates are the River job states in which a job blocks a duplicate:
 // everything but finished (completed, cancelled, discarded).
@@ -55,9 +73,24 @@ var activeStates = []rivertype.JobState{
 // than one, so that a job whose worker died is retried by the rescuer.
 const maxAttempts = 5
 
-func insertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: maxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates}}
+func insertOpts(queue string) river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: maxAttempts, Queue: queue, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates}}
 }
+
+// SnoozeError is what Snooze returns.
+type SnoozeError struct {
+	// After is how long the job waits before it runs again.
+	After time.Duration
+}
+
+func (e *SnoozeError) Error() string {
+	return fmt.Sprintf("jobs: subject busy, try again in %s", e.After)
+}
+
+// Snooze is a handler's answer when its subject is busy rather than broken:
+// the job runs again after d, and the wait does not count as one of its
+// attempts (so it is never discarded for being snoozed).
+func Snooze(d time.Duration) error { return &SnoozeError{After: max(d, 0)} }
 
 // RunSync runs one sync. Trigger is manual, schedule, webhook or reconnect.
 type RunSync struct {
@@ -69,8 +102,9 @@ type RunSync struct {
 func (RunSync) Kind() string { return "run_sync" }
 
 // InsertOpts makes the job unique per sync while it is active.
-func (RunSync) InsertOpts() river.InsertOpts { return insertOpts() }
+func (RunSync) InsertOpts() river.InsertOpts { return insertOpts(QueueSyncs) }
 func (a RunSync) uniqueKey() string          { return a.SyncID }
+func (RunSync) queue() string                { return QueueSyncs }
 
 // RefreshToken refreshes a connection's OAuth token when it is due.
 type RefreshToken struct {
@@ -81,8 +115,9 @@ type RefreshToken struct {
 func (RefreshToken) Kind() string { return "refresh_token" }
 
 // InsertOpts makes the job unique per connection while it is active.
-func (RefreshToken) InsertOpts() river.InsertOpts { return insertOpts() }
+func (RefreshToken) InsertOpts() river.InsertOpts { return insertOpts(QueueUpkeep) }
 func (a RefreshToken) uniqueKey() string          { return a.ConnectionID }
+func (RefreshToken) queue() string                { return QueueUpkeep }
 
 // Probe checks a connection with the provider's identity call.
 type Probe struct {
@@ -93,8 +128,9 @@ type Probe struct {
 func (Probe) Kind() string { return "probe" }
 
 // InsertOpts makes the job unique per connection while it is active.
-func (Probe) InsertOpts() river.InsertOpts { return insertOpts() }
+func (Probe) InsertOpts() river.InsertOpts { return insertOpts(QueueUpkeep) }
 func (a Probe) uniqueKey() string          { return a.ConnectionID }
+func (Probe) queue() string                { return QueueUpkeep }
 
 // Sweep asks Handlers.Due what is due and enqueues it. River's leader inserts
 // it every SweepInterval; Local runs it on a ticker.
@@ -105,14 +141,16 @@ func (Sweep) Kind() string { return "sweep" }
 
 // InsertOpts makes the sweep unique while active: one sweep at a time.
 func (Sweep) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: activeStates}}
+	return river.InsertOpts{MaxAttempts: 1, Queue: QueueUpkeep, UniqueOpts: river.UniqueOpts{ByState: activeStates}}
 }
 func (Sweep) uniqueKey() string { return "" }
+func (Sweep) queue() string     { return QueueUpkeep }
 
 // Handlers are the functions behind the job kinds. A nil handler leaves its
 // kind out: enqueueing it fails, and Due must not return it. A handler's
 // error makes the job run again later (up to 5 attempts, with backoff); a
-// failure that retrying cannot fix should be recorded and answered with nil.
+// failure that retrying cannot fix should be recorded and answered with nil;
+// a busy subject is answered with Snooze.
 type Handlers struct {
 	RunSync      func(ctx context.Context, syncID, trigger string) error
 	RefreshToken func(ctx context.Context, connectionID string) error
@@ -125,8 +163,11 @@ type Handlers struct {
 // Config tunes an engine.
 type Config struct {
 	Handlers Handlers
-	// Concurrency is how many jobs this process runs at once. Default 10.
+	// Concurrency is how many sync runs this process runs at once. Default 10.
 	Concurrency int
+	// UpkeepConcurrency is how many probes, token refreshes and sweeps this
+	// process runs at once, beside the sync runs. Default 32.
+	UpkeepConcurrency int
 	// InsertOnly (River only) makes this process enqueue jobs but work none
 	// and never lead: a web process beside dedicated workers.
 	InsertOnly bool
@@ -152,6 +193,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 10
+	}
+	if c.UpkeepConcurrency <= 0 {
+		c.UpkeepConcurrency = 32
 	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = time.Hour

@@ -220,3 +220,81 @@ func TestEnqueueRefusesKindsWithoutHandler(t *testing.T) {
 		}
 	})
 }
+
+// A busy subject snoozes its job: it runs again after the wait, more often
+// than the attempts a failing job gets, and is not discarded.
+func TestSnoozedJobRunsAgainWithoutUsingAttempts(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, dialect string) {
+		const snoozes = 7 // more than the 5 attempts of a failing job
+		var mu sync.Mutex
+		runs := 0
+		done := make(chan struct{})
+		e := newEngine(t, dialect, jobs.Config{Handlers: jobs.Handlers{
+			RunSync: func(ctx context.Context, syncID, trigger string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				runs++
+				if runs <= snoozes {
+					return fmt.Errorf("sync %s: %w", syncID, jobs.Snooze(10*time.Millisecond))
+				}
+				close(done)
+				return nil
+			},
+		}})
+		start(t, e)
+		if _, err := e.Enqueue(context.Background(), jobs.RunSync{SyncID: "syn_busy", Trigger: "webhook"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("the snoozed job ran %d times and stopped", runs)
+		}
+	})
+}
+
+// Probes, refreshes and sweeps have their own queue: they run while every
+// sync slot is taken by a long run.
+func TestUpkeepDoesNotWaitBehindSyncRuns(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, dialect string) {
+		running := make(chan struct{})
+		release := make(chan struct{})
+		probed := make(chan string, 1)
+		e := newEngine(t, dialect, jobs.Config{Concurrency: 1, Handlers: jobs.Handlers{
+			RunSync: func(ctx context.Context, syncID, trigger string) error {
+				close(running)
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return nil
+			},
+			Probe: func(ctx context.Context, id string) error {
+				probed <- id
+				return nil
+			},
+		}})
+		start(t, e)
+		t.Cleanup(func() { close(release) }) // before Stop: cleanups run last in, first out
+		ctx := context.Background()
+		if _, err := e.Enqueue(ctx, jobs.RunSync{SyncID: "syn_long", Trigger: "schedule"}); err != nil {
+			t.Fatal(err)
+		}
+		<-running
+		if _, err := e.Enqueue(ctx, jobs.Probe{ConnectionID: "con_a"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case id := <-probed:
+			if id != "con_a" {
+				t.Fatalf("probed %s", id)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("the probe waited behind the sync run holding the only sync slot")
+		}
+	})
+}

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -17,8 +18,8 @@ type Local struct {
 	active  map[string]bool // kind + subject of every queued, running or retrying job
 	stopped bool
 
-	slots  chan struct{} // Concurrency tokens
-	quit   chan struct{} // closed by Stop: queued jobs are dropped, retries end
+	slots  map[string]chan struct{} // per queue: its concurrency in tokens
+	quit   chan struct{}            // closed by Stop: queued jobs are dropped, retries end
 	runCtx context.Context
 	cancel context.CancelFunc // cancels running jobs once StopTimeout passed
 	jobs   sync.WaitGroup
@@ -31,8 +32,11 @@ var _ Engine = (*Local)(nil)
 func NewLocal(cfg Config) *Local {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Local{cfg: cfg, active: map[string]bool{}, slots: make(chan struct{}, cfg.Concurrency),
-		quit: make(chan struct{}), runCtx: ctx, cancel: cancel}
+	slots := map[string]chan struct{}{
+		QueueSyncs:  make(chan struct{}, cfg.Concurrency),
+		QueueUpkeep: make(chan struct{}, cfg.UpkeepConcurrency),
+	}
+	return &Local{cfg: cfg, active: map[string]bool{}, slots: slots, quit: make(chan struct{}), runCtx: ctx, cancel: cancel}
 }
 
 // Enqueue queues a job unless one for the same subject is active.
@@ -55,7 +59,8 @@ func (l *Local) Enqueue(_ context.Context, args Args) (Result, error) {
 	return Result{}, nil
 }
 
-// work runs one job, retrying failures with River's backoff (attempt⁴ s).
+// work runs one job, retrying failures with River's backoff (attempt⁴ s) and
+// snoozed jobs after their wait (which, as on River, is not an attempt).
 func (l *Local) work(key string, args Args) {
 	defer l.jobs.Done()
 	defer func() {
@@ -63,22 +68,30 @@ func (l *Local) work(key string, args Args) {
 		delete(l.active, key)
 		l.mu.Unlock()
 	}()
+	slots := l.slots[args.queue()]
 	for attempt := 1; ; attempt++ {
 		select {
-		case l.slots <- struct{}{}:
+		case slots <- struct{}{}:
 		case <-l.quit:
 			return
 		}
 		err := l.runOnce(args)
-		<-l.slots
+		<-slots
 		if err == nil {
 			return
 		}
-		l.cfg.Logger.Warn("job failed", "kind", args.Kind(), "subject", args.uniqueKey(), "attempt", attempt, "err", err)
-		if attempt >= maxAttempts || args.Kind() == (Sweep{}).Kind() {
-			return
+		wait := time.Duration(attempt*attempt*attempt*attempt) * time.Second
+		if se := (*SnoozeError)(nil); errors.As(err, &se) {
+			l.cfg.Logger.Debug("job snoozed", "kind", args.Kind(), "subject", args.uniqueKey(), "after", se.After)
+			wait = se.After
+			attempt--
+		} else {
+			l.cfg.Logger.Warn("job failed", "kind", args.Kind(), "subject", args.uniqueKey(), "attempt", attempt, "err", err)
+			if attempt >= maxAttempts || args.Kind() == (Sweep{}).Kind() {
+				return
+			}
 		}
-		t := time.NewTimer(time.Duration(attempt*attempt*attempt*attempt) * time.Second)
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-l.quit:

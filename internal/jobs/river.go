@@ -59,9 +59,12 @@ func NewRiver(pool *pgxpool.Pool, cfg Config) (*River, error) {
 			&river.PeriodicJobOpts{ID: "sweep", RunOnStart: true}))
 	}
 	rc := &river.Config{
-		ID:                   cfg.ID,
-		Logger:               cfg.Logger,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}},
+		ID:     cfg.ID,
+		Logger: cfg.Logger,
+		Queues: map[string]river.QueueConfig{
+			QueueSyncs:  {MaxWorkers: cfg.Concurrency},
+			QueueUpkeep: {MaxWorkers: cfg.UpkeepConcurrency},
+		},
 		Workers:              workers,
 		PeriodicJobs:         periodic,
 		JobTimeout:           cfg.JobTimeout,
@@ -85,7 +88,12 @@ func NewRiver(pool *pgxpool.Pool, cfg Config) (*River, error) {
 
 func workFunc[T Args](r *River) river.Worker[T] {
 	return river.WorkFunc(func(ctx context.Context, j *river.Job[T]) error {
-		return r.cfg.Handlers.run(ctx, r, r.cfg.Now, r.cfg.Logger, j.Args)
+		err := r.cfg.Handlers.run(ctx, r, r.cfg.Now, r.cfg.Logger, j.Args)
+		if se := (*SnoozeError)(nil); errors.As(err, &se) {
+			r.cfg.Logger.Debug("job snoozed", "kind", j.Kind, "subject", j.Args.uniqueKey(), "after", se.After)
+			return river.JobSnooze(se.After)
+		}
+		return err
 	})
 }
 
