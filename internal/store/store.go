@@ -48,7 +48,13 @@ type Store struct {
 	path    string // SQLite file path
 	// lockSlots bounds the advisory locks WithLock holds at once (PostgreSQL).
 	lockSlots chan struct{}
+	// holdSlots bounds the connections TryHold sets aside (PostgreSQL).
+	holdSlots chan struct{}
 }
+
+// maxHolds is how many TryHold locks a process keeps at once; a sync run
+// holds one, so it bounds the runs of one process.
+const maxHolds = 32
 
 // Open connects to dsn: a postgres:// URL, or a SQLite file path. It applies
 // pending migrations.
@@ -70,9 +76,10 @@ func open(dsn string) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		db.SetMaxOpenConns(20)
+		// 20 for the work, plus the connections TryHold sets aside.
+		db.SetMaxOpenConns(20 + maxHolds)
 		db.SetMaxIdleConns(20)
-		return &Store{dialect: Postgres, write: db, read: db, lockSlots: make(chan struct{}, 8)}, nil
+		return &Store{dialect: Postgres, write: db, read: db, lockSlots: make(chan struct{}, 8), holdSlots: make(chan struct{}, maxHolds)}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
