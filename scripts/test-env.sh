@@ -22,8 +22,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+# Each patchbay process holds about seven connections (River's pool, the
+# store's, the worker tests' recorder) and one test starts fifty workers.
+MAXCONN=1000
+run_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if "$PGBIN/pg_isready" -h 127.0.0.1 -p "$PGPORT" -q 2>/dev/null && [ -d "$PGROOT/data" ]; then
+  have=$("$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -Atc 'SHOW max_connections' 2>/dev/null || echo "$MAXCONN")
+  if [ "$have" -lt "$MAXCONN" ]; then
+    run_pg "$PGBIN/pg_ctl" -D "$PGROOT/data" -m fast -w stop >/dev/null
+    echo "test-env: restarting PostgreSQL with max_connections=$MAXCONN (was $have)" >&2
+  fi
+fi
 if ! "$PGBIN/pg_isready" -h 127.0.0.1 -p "$PGPORT" -q 2>/dev/null; then
-  run_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
   rm -rf "$PGROOT"
   if [ "$(id -u)" -eq 0 ]; then
     install -d -o postgres -g postgres "$PGROOT" "$PGROOT/sock"
@@ -32,7 +42,7 @@ if ! "$PGBIN/pg_isready" -h 127.0.0.1 -p "$PGPORT" -q 2>/dev/null; then
   fi
   run_pg "$PGBIN/initdb" -D "$PGROOT/data" -U postgres -A trust -E UTF8 >/dev/null
   run_pg "$PGBIN/pg_ctl" -D "$PGROOT/data" -l "$PGROOT/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGROOT/sock -c fsync=off -c max_connections=300" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGROOT/sock -c fsync=off -c max_connections=$MAXCONN" start >/dev/null
   echo "test-env: PostgreSQL started on 127.0.0.1:$PGPORT" >&2
 fi
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,7 @@ type cluster struct {
 	t   testing.TB
 	dsn string
 	e   *apptest.Env
+	hub *fakehubspot.Fake
 	db  *sql.DB
 	bin string
 	env map[string]string
@@ -42,9 +44,26 @@ type cluster struct {
 
 func newCluster(t testing.TB, env map[string]string) *cluster {
 	t.Helper()
+	return newClusterWith(t, env, nil)
+}
+
+// newClusterWith is newCluster with the HubSpot fake's handler wrapped (nil: as it is).
+func newClusterWith(t testing.TB, env map[string]string, wrap func(http.Handler) http.Handler) *cluster {
+	t.Helper()
 	dsn := store.TestDSN(t, store.Postgres)
 	bin := workerBinary(t)
-	e := apptest.Start(t, apptest.Options{Database: dsn, Env: map[string]string{"PATCHBAY_JOB_CONCURRENCY": "0"}})
+	var hub *fakehubspot.Fake
+	fakes := func() map[string]app.Fake {
+		f := app.DemoFakes()
+		h := f["hubspot"]
+		hub = h.Handler.(*fakehubspot.Fake)
+		if wrap != nil {
+			h.Handler = wrap(h.Handler)
+			f["hubspot"] = h
+		}
+		return f
+	}
+	e := apptest.Start(t, apptest.Options{Database: dsn, Fakes: fakes, Env: map[string]string{"PATCHBAY_JOB_CONCURRENCY": "0"}})
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +87,7 @@ func newCluster(t testing.TB, env map[string]string) *cluster {
 	for k, v := range env {
 		w[k] = v
 	}
-	return &cluster{t: t, dsn: dsn, e: e, db: db, bin: bin, env: w}
+	return &cluster{t: t, dsn: dsn, e: e, hub: hub, db: db, bin: bin, env: w}
 }
 
 type worker struct {
@@ -171,7 +190,7 @@ func (c *cluster) waitFor(what string, limit time.Duration, cond func() bool) {
 	}
 }
 
-func (c *cluster) fake() *fakehubspot.Fake { return c.e.Fakes["hubspot"].Handler.(*fakehubspot.Fake) }
+func (c *cluster) fake() *fakehubspot.Fake { return c.hub }
 
 func TestWorkersShareScheduledSyncsExactlyOnce(t *testing.T) {
 	t.Parallel()
@@ -316,7 +335,19 @@ func TestFiftyWorkerProcessesRefreshOnce(t *testing.T) {
 	t.Parallel()
 	const n = 50
 	barrier := filepath.Join(t.TempDir(), "go")
-	c := newCluster(t, map[string]string{"PATCHBAY_JOB_CONCURRENCY": "1", "PATCHBAY_TESTHOOK_BARRIER": barrier})
+	// The token endpoint answers after 300 ms, as a provider's may: fifty
+	// processes on two cores leave the barrier over some tens of
+	// milliseconds, and without the delay the later ones would read the new
+	// token instead of meeting the expired one.
+	slowToken := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/oauth/v1/token" {
+				time.Sleep(300 * time.Millisecond)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	c := newClusterWith(t, map[string]string{"PATCHBAY_JOB_CONCURRENCY": "1", "PATCHBAY_TESTHOOK_BARRIER": barrier}, slowToken)
 	ids := c.syncs([]string{"acct-fifty"}, n)
 	for range n {
 		c.startWorker()

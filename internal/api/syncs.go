@@ -86,6 +86,7 @@ func (h *Handler) createSync(w http.ResponseWriter, r *http.Request, pr *Princip
 		h.fail(w, r, err)
 		return
 	}
+	h.dueNow(r, y)
 	writeJSON(w, http.StatusCreated, viewSync(y))
 }
 
@@ -166,7 +167,15 @@ func (h *Handler) patchSync(w http.ResponseWriter, r *http.Request, pr *Principa
 		h.syncFail(w, r, err)
 		return
 	}
+	h.dueNow(r, y)
 	writeJSON(w, http.StatusOK, viewSync(y))
+}
+
+// dueNow tells DataDeps.DueNow about a saved sync that is due now.
+func (h *Handler) dueNow(r *http.Request, y *store.Sync) {
+	if h.data.DueNow != nil && !y.Paused && !y.NextRunAt.IsZero() && !y.NextRunAt.After(h.now()) {
+		h.data.DueNow(r.Context(), y.ID)
+	}
 }
 
 type runResult struct {

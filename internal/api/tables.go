@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -17,6 +18,10 @@ type DataDeps struct {
 	Syncs  *syncer.Engine
 	// Webhooks receives provider webhooks (realtime syncs); nil leaves the route out.
 	Webhooks http.Handler
+	// DueNow is told that a saved sync is due now (created with a schedule,
+	// resumed or rescheduled), so that its run starts without waiting for
+	// the job engine's next sweep. Optional.
+	DueNow func(ctx context.Context, syncID string)
 }
 
 // SetData wires the tables and syncs routes; call it before Register.

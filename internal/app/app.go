@@ -56,8 +56,8 @@ type Options struct {
 	// ProviderURLs point catalog entries at base URLs of fakes served by
 	// another process (multi-process tests), by provider id.
 	ProviderURLs map[string]string
-	// RunSync is the sync engine's "run sync X now" entry point, called by
-	// the run_sync background job; nil leaves that job kind out.
+	// RunSync replaces the work of the run_sync job (multi-process tests
+	// record runs with it); nil: a run of the sync engine.
 	RunSync func(ctx context.Context, syncID, trigger string) error
 	// Enrich tunes the enrichment service (tests: shorter retries). Optional.
 	Enrich func(*enrich.Config)
@@ -234,28 +234,15 @@ func (a *App) Handler() http.Handler { return a.handler }
 // requests, lets running ones finish (up to 15 s) and stops background work.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
-	stopBackground, err := a.bg.start(ctx)
+	stopBackground, err := a.startBackground(ctx)
 	if err != nil {
 		return err
 	}
-	defer stopBackground()
-	if err := a.data.scheduler.Start(ctx); err != nil {
-		return err
-	}
-	defer a.data.scheduler.Stop()
-	if err := a.StartJobs(ctx); err != nil {
-		return err
-	}
-	stopEnrich, startErr := a.startEnrich(ctx)
-	if startErr != nil {
-		return startErr
-	}
-	defer stopEnrich()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return errors.Join(err, a.StopJobs(ctx))
+		return errors.Join(err, stopBackground())
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down")
@@ -266,7 +253,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return errors.Join(err, a.StopJobs(ctx))
+	return errors.Join(err, stopBackground())
 }
 
 // Close releases the store and River's connections.

@@ -13,7 +13,9 @@ import (
 )
 
 // background is the health monitor and the notifier of a process: built by
-// New, started by Serve, stopped when Serve returns.
+// New; the notifier's deliveries run between Serve's or Work's start and
+// return. The monitor has no loop of its own: the job engine's sweep asks it
+// which connections are due and its probe jobs call it.
 type background struct {
 	notifier *notify.Notifier
 	monitor  *health.Monitor
@@ -53,18 +55,11 @@ func (b *background) attach(a *App) error {
 	return nil
 }
 
-// start runs the background work until ctx ends; the returned func stops it
-// and waits for every goroutine.
-func (b *background) start(ctx context.Context) (stop func(), err error) {
+// start runs the notifier's deliveries and monthly digest until ctx ends;
+// the returned func stops them and waits for every goroutine.
+func (b *background) start(ctx context.Context) (stop func()) {
 	b.notifier.Start(ctx)
-	if err := b.monitor.Start(ctx); err != nil {
-		b.notifier.Stop()
-		return nil, err
-	}
-	return func() {
-		b.monitor.Stop()
-		b.notifier.Stop()
-	}, nil
+	return b.notifier.Stop
 }
 
 // Monitor is the health monitor (tests sweep with it).

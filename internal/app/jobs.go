@@ -13,20 +13,26 @@ import (
 	"patchbay/internal/connector"
 	"patchbay/internal/jobs"
 	"patchbay/internal/store"
+	"patchbay/internal/syncer"
 )
 
 // setupJobs builds the process's job engine: River on PostgreSQL (its
 // migrations applied), the in-process engine on SQLite. Every process works
 // jobs; `serve` also answers HTTP.
 func (a *App) setupJobs(ctx context.Context, o Options) error {
+	runSync := o.RunSync
+	if runSync == nil {
+		runSync = a.runSyncJob
+	}
 	cfg := jobs.Config{
-		Handlers:      a.jobHandlers(o.RunSync),
-		Concurrency:   a.Config.Jobs.Concurrency,
-		InsertOnly:    a.Config.Jobs.Concurrency == 0,
-		JobTimeout:    a.Config.Jobs.Timeout,
-		SweepInterval: a.Config.Jobs.SweepInterval,
-		StopTimeout:   a.Config.Jobs.ShutdownTimeout,
-		Logger:        a.Log,
+		Handlers:          a.jobHandlers(runSync),
+		Concurrency:       a.Config.Jobs.Concurrency,
+		UpkeepConcurrency: a.Config.Health.ProbeConcurrency,
+		InsertOnly:        a.Config.Jobs.Concurrency == 0,
+		JobTimeout:        a.Config.Jobs.Timeout,
+		SweepInterval:     a.Config.Jobs.SweepInterval,
+		StopTimeout:       a.Config.Jobs.ShutdownTimeout,
+		Logger:            a.Log,
 	}
 	if a.Store.Dialect() != store.Postgres {
 		a.Jobs = jobs.NewLocal(cfg)
@@ -51,8 +57,9 @@ func (a *App) setupJobs(ctx context.Context, o Options) error {
 	return nil
 }
 
-// jobHandlers are the plain functions behind the job kinds. runSync is the
-// sync engine's entry point (nil until one is wired: no sync job kind then).
+// jobHandlers are the plain functions behind the job kinds: runSync runs
+// one sync, the health monitor probes, the connection service refreshes, and
+// Due finds scheduled syncs, expiring tokens and connections due for a probe.
 func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger string) error) jobs.Handlers {
 	return jobs.Handlers{
 		RunSync: runSync,
@@ -67,27 +74,15 @@ func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger stri
 			}
 			return err
 		},
-		Probe: func(ctx context.Context, id string) error {
-			c, err := a.Store.ConnectionByID(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil // deleted since it was found due
-			}
-			if err != nil {
-				return err
-			}
-			_, err = a.Conns.Probe(ctx, c)
-			return err
-		},
+		Probe: a.bg.monitor.Probe,
 		Due: func(ctx context.Context, now time.Time) ([]jobs.Args, error) {
 			var due []jobs.Args
-			if runSync != nil {
-				syncs, err := a.Store.DueSyncs(ctx, now)
-				if err != nil {
-					return nil, err
-				}
-				for _, y := range syncs {
-					due = append(due, jobs.RunSync{SyncID: y.ID, Trigger: "schedule"})
-				}
+			syncs, err := a.Store.DueSyncs(ctx, now)
+			if err != nil {
+				return nil, err
+			}
+			for _, y := range syncs {
+				due = append(due, jobs.RunSync{SyncID: y.ID, Trigger: syncer.TriggerSchedule})
 			}
 			ids, err := a.Store.ConnectionsExpiringBefore(ctx, now.Add(a.Conns.RefreshMargin()), now)
 			if err != nil {
@@ -96,7 +91,7 @@ func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger stri
 			for _, id := range ids {
 				due = append(due, jobs.RefreshToken{ConnectionID: id})
 			}
-			ids, err = a.Store.ConnectionsCheckedBefore(ctx, now.Add(-a.Config.ProbeInterval))
+			ids, err = a.bg.monitor.Due(ctx, now)
 			if err != nil {
 				return nil, err
 			}
@@ -108,27 +103,65 @@ func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger stri
 	}
 }
 
-// StartJobs starts working background jobs (Serve and Work call it).
-func (a *App) StartJobs(ctx context.Context) error { return a.Jobs.Start(ctx) }
+// startBackground starts what every process runs besides HTTP (Serve and
+// Work call it): the notifier's deliveries, the enrichment workers, the job
+// engine and the scheduler that turns row changes, webhooks and reconnects
+// into jobs. A worker needs them all: the syncs it runs change rows (which
+// outbound realtime syncs push and action columns enrich) and its probes
+// raise notifications.
+//
+// stop ends them in the reverse order: no more dispatches, then the running
+// jobs finish or are handed back (within the shutdown timeout), then the
+// enrichment lookups and the last deliveries.
+func (a *App) startBackground(ctx context.Context) (stop func() error, err error) {
+	// They end when stop says so, not when ctx does, so that the jobs still
+	// running at shutdown can hand their row changes and alerts on.
+	ctx = context.WithoutCancel(ctx)
+	stopNotifier := a.bg.start(ctx)
+	stopEnrich, err := a.startEnrich(ctx)
+	if err != nil {
+		stopNotifier()
+		return nil, err
+	}
+	if err := a.Jobs.Start(ctx); err != nil {
+		stopEnrich()
+		stopNotifier()
+		return nil, err
+	}
+	if err := a.data.scheduler.Start(ctx); err != nil {
+		err = errors.Join(err, a.stopJobs(ctx))
+		stopEnrich()
+		stopNotifier()
+		return nil, err
+	}
+	return func() error {
+		a.data.scheduler.Stop()
+		err := a.stopJobs(ctx)
+		stopEnrich()
+		stopNotifier()
+		return err
+	}, nil
+}
 
-// StopJobs stops taking jobs and lets running ones finish or hands them back
+// stopJobs stops taking jobs and lets running ones finish or hands them back
 // (bounded by the shutdown timeout).
-func (a *App) StopJobs(ctx context.Context) error {
+func (a *App) stopJobs(ctx context.Context) error {
 	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.Jobs.ShutdownTimeout+15*time.Second)
 	defer cancel()
 	return a.Jobs.Stop(stop)
 }
 
-// Work runs background jobs only (`patchbay worker`) until ctx is done, then
-// shuts down within the shutdown timeout.
+// Work runs the background work only (`patchbay worker`) until ctx is done,
+// then shuts down within the shutdown timeout.
 func (a *App) Work(ctx context.Context) error {
-	if err := a.StartJobs(ctx); err != nil {
+	stop, err := a.startBackground(ctx)
+	if err != nil {
 		return err
 	}
 	a.Log.Info("worker started")
 	<-ctx.Done()
 	a.Log.Info("worker stopping", "timeout", a.Config.Jobs.ShutdownTimeout)
-	return a.StopJobs(ctx)
+	return stop()
 }
 
 // Migrate applies schema migrations to the store at dsn: Patchbay's, and on

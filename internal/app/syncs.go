@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"patchbay/internal/connection"
 	"patchbay/internal/connector/hubspot"
 	"patchbay/internal/enrich"
+	"patchbay/internal/jobs"
 	"patchbay/internal/store"
 	"patchbay/internal/syncer"
 	"patchbay/internal/tables"
@@ -17,6 +20,11 @@ import (
 // dataParts are the tables, the sync engine and its scheduler. The
 // connection service is built before them and reaches them through these
 // hooks (it is told about reconnects).
+//
+// The job engine runs every sync run but Sync now (which answers with the
+// run): the run_sync job calls runSyncJob, the sweep finds the scheduled
+// runs, and the scheduler turns row changes, webhooks and reconnects into
+// run_sync jobs.
 type dataParts struct {
 	engine    *syncer.Engine
 	scheduler *syncer.Scheduler
@@ -45,8 +53,11 @@ func (a *App) wireData(d *dataParts, baseURL string, clients map[string]connecti
 		}
 	}
 	d.engine = syncer.New(syncer.Config{Store: a.Store, Conns: a.Conns, Logger: a.Log, RowsChanged: rowsChanged})
-	sched = syncer.NewScheduler(syncer.SchedulerConfig{Engine: d.engine, Store: a.Store, Logger: a.Log,
-		RunRetention: a.Config.RunRetention})
+	sched = syncer.NewScheduler(syncer.SchedulerConfig{Store: a.Store, Logger: a.Log, RunRetention: a.Config.RunRetention,
+		Dispatch: func(ctx context.Context, syncID, trigger string) (bool, error) {
+			r, err := a.Jobs.Enqueue(ctx, jobs.RunSync{SyncID: syncID, Trigger: trigger})
+			return err == nil && !r.Duplicate, err
+		}})
 	d.scheduler = sched
 	var hooks http.Handler
 	if cl, ok := clients["hubspot"]; ok && cl.Secret != "" {
@@ -58,11 +69,42 @@ func (a *App) wireData(d *dataParts, baseURL string, clients map[string]connecti
 			},
 		})
 	}
-	a.API.SetData(api.DataDeps{Tables: &tables.Service{Store: a.Store, RowsChanged: rowsChanged}, Syncs: d.engine, Webhooks: hooks})
+	dueNow := func(ctx context.Context, syncID string) {
+		if _, err := a.Jobs.Enqueue(ctx, jobs.RunSync{SyncID: syncID, Trigger: syncer.TriggerSchedule}); err != nil {
+			a.Log.Warn("enqueue a sync's first run; the next sweep finds it", "sync", syncID, "err", err)
+		}
+	}
+	a.API.SetData(api.DataDeps{Tables: &tables.Service{Store: a.Store, RowsChanged: rowsChanged}, Syncs: d.engine, Webhooks: hooks, DueNow: dueNow})
+}
+
+// busyRetry is how long a run_sync job waits when its sync is running
+// already (a Sync now, or a run in another process whose job was handed on).
+const busyRetry = 5 * time.Second
+
+// runSyncJob is the run_sync job: one run of the sync engine. What the run
+// met is in its record; the job fails only when the run could not finish.
+func (a *App) runSyncJob(ctx context.Context, syncID, trigger string) error {
+	res, err := a.data.engine.Run(ctx, syncID, syncer.Options{Trigger: trigger})
+	var paused *syncer.PausedError
+	switch {
+	case errors.As(err, &paused), errors.Is(err, store.ErrNotFound):
+		return nil // paused or deleted since it was queued: nothing to do
+	case errors.Is(err, syncer.ErrBusy):
+		// Snoozing, unlike failing, does not use up the job's attempts:
+		// however long the other run takes, this one still follows it.
+		return jobs.Snooze(busyRetry)
+	case err != nil:
+		return err
+	case res.Run.Status == syncer.StatusInterrupted && ctx.Err() != nil:
+		// Stopped midway by a shutdown or the job timeout: hand the job
+		// back; its next attempt resumes from the last saved page.
+		return fmt.Errorf("sync %s: %w", syncID, ctx.Err())
+	}
+	return nil
 }
 
 // Engine is the sync engine (tests and the CLI run syncs through it).
 func (a *App) Engine() *syncer.Engine { return a.data.engine }
 
-// Scheduler is the in-process sync scheduler.
+// Scheduler turns row changes, webhooks and reconnects into run_sync jobs.
 func (a *App) Scheduler() *syncer.Scheduler { return a.data.scheduler }

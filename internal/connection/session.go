@@ -22,19 +22,18 @@ import (
 type sessionMode int
 
 const (
-	// sessionFixed uses the given credentials as they are (connect-time probes, revocation).
+	// sessionFixed uses the given credentials as they are (probes, which
+	// renew them themselves; revocation).
 	sessionFixed sessionMode = iota
 	// sessionLive reads the token from the store (and refreshes it) at each
 	// request, so a reconnect or a refresh in the middle of a run is picked up
 	// by the next request; successful calls count as activity.
 	sessionLive
-	// sessionProbe is live, but health probes are not use of the integration.
-	sessionProbe
 )
 
 // session builds an authenticated session for c.
 func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connector.Credentials, mode sessionMode) connector.Session {
-	live := mode != sessionFixed
+	live := mode == sessionLive
 	p = p.Resolve(c.Config)
 	limit := transport.Limit{Requests: p.RateLimit.Requests, Period: p.RateLimit.PeriodDuration(), Concurrency: p.RateLimit.Concurrency}
 	if cl := p.RateLimit.Cost; cl != nil {
@@ -420,24 +419,23 @@ func (s *Service) ProbeAhead(ctx context.Context, c *store.Connection, refreshWi
 	var acct connector.Account
 	creds, perr := s.token(ctx, c.ID, "", refreshWithin)
 	if perr == nil {
-		acct, perr = conn.Identity(ctx, s.session(p, c, creds, sessionProbe))
+		acct, perr = conn.Identity(ctx, s.session(p, c, creds, sessionFixed))
 	}
 	if connector.ClassOf(perr) == connector.ClassUnauthorized {
-		// Identity calls may carry the token in the URL or body (HubSpot's
-		// token metadata), where the transport's refresh-and-retry cannot
-		// replace it: ask once more with the token the refresh stored.
-		if fresh, err := s.loadCreds(ctx, c.ID); err == nil && fresh.AccessToken != creds.AccessToken {
+		// The probe sends exactly the token it read, which identity calls may
+		// also carry in the URL or body (HubSpot's token metadata): renew it
+		// naming that token, so that a token another process renewed
+		// meanwhile is used rather than renewed twice, and ask once more.
+		switch fresh, err := s.token(ctx, c.ID, creds.AccessToken, refreshWithin); {
+		case err != nil:
+			perr = err
+		case fresh.AccessToken != creds.AccessToken:
 			creds = fresh
-			acct, perr = conn.Identity(ctx, s.session(p, c, creds, sessionProbe))
+			acct, perr = conn.Identity(ctx, s.session(p, c, creds, sessionFixed))
 		}
 	}
 	if perr != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("probe %s: %w", c.ID, ctx.Err()) // shutting down: say nothing about the provider
-	}
-	if perr == nil {
-		if fresh, err := s.loadCreds(ctx, c.ID); err == nil {
-			creds = fresh // the session may have refreshed on a 401
-		}
 	}
 	var resumed []string
 	var changed bool

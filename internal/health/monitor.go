@@ -1,8 +1,15 @@
 // Package health keeps every connection's status true without anyone typing
-// it in: a Monitor sweeps all connections at an interval, probing each with
-// the provider's cheap identity call, renewing OAuth tokens that would expire
-// before the next sweep, and storing the status, reason and health the probe
-// shows (connection.Service.ProbeAhead does the classifying).
+// it in: a Monitor says which connections are due for a probe (not probed
+// for an Interval) and probes one with the provider's cheap identity call,
+// renewing an OAuth token that would expire before its next probe, storing
+// the status, reason and health the probe shows
+// (connection.Service.ProbeAhead does the classifying) and telling the
+// notifier (Observe), which alerts once per episode.
+//
+// The job engine drives it: its sweep enqueues a probe job per due
+// connection, and the probe job calls Probe, so that on PostgreSQL the
+// workers share the probes and each connection is probed by one of them.
+// Sweep probes every connection at once in this process (tests, benchmarks).
 //
 // Probes go through the connection's Session, so they spend the same
 // per-connection request budget as syncs and enrichment and can never push a
@@ -29,12 +36,13 @@ type Config struct {
 	Store *store.Store
 	// Conns probes them. Required.
 	Conns *connection.Service
-	// Interval between the starts of two sweeps. Default 5 min.
+	// Interval between two probes of a connection. Default 5 min.
 	Interval time.Duration
-	// RefreshWindow: OAuth tokens expiring within it are renewed during the
-	// sweep. Default Interval plus 5 min, so no token lapses between sweeps.
+	// RefreshWindow: an OAuth token expiring within it is renewed by the
+	// probe. Default Interval plus 5 min, so no token lapses between probes.
 	RefreshWindow time.Duration
-	// Concurrency bounds the probes in flight. Default 32.
+	// Concurrency bounds the probes in flight during a Sweep. Default 32.
+	// (Probe jobs are bounded by the job engine's upkeep queue.)
 	Concurrency int
 	// ProbeTimeout bounds one probe (the transport's retries included). Default 1 min.
 	ProbeTimeout time.Duration
@@ -69,19 +77,17 @@ func (c *Config) defaults() error {
 	return nil
 }
 
-// Monitor sweeps connections in the background between Start and Stop.
+// Monitor probes connections; it holds no goroutine of its own.
 type Monitor struct {
 	cfg Config
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
-	last   Sweep
+	mu   sync.Mutex
+	last Sweep
 	// sweeping serializes sweeps: one asked for while another runs waits.
 	sweeping sync.Mutex
 }
 
-// New returns a Monitor; it does nothing until Start.
+// New returns a Monitor.
 func New(cfg Config) (*Monitor, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -89,47 +95,44 @@ func New(cfg Config) (*Monitor, error) {
 	return &Monitor{cfg: cfg}, nil
 }
 
-// Start sweeps at once, then every Interval, until Stop or until ctx ends.
-func (m *Monitor) Start(ctx context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cancel != nil {
-		return errors.New("health: monitor already started")
+// Due returns the connections due for a probe at now: those with
+// credentials not probed for an Interval (or never).
+func (m *Monitor) Due(ctx context.Context, now time.Time) ([]string, error) {
+	ids, err := m.cfg.Store.ConnectionsCheckedBefore(ctx, now.Add(-m.cfg.Interval))
+	if err != nil {
+		return nil, fmt.Errorf("health: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	m.cancel, m.done = cancel, make(chan struct{})
-	go m.loop(ctx, m.done)
-	return nil
+	return ids, nil
 }
 
-// Stop ends the background sweeps and waits until the one in flight has
-// stopped (probes see their context cancelled). It is safe to call twice.
-func (m *Monitor) Stop() {
-	m.mu.Lock()
-	cancel, done := m.cancel, m.done
-	m.cancel, m.done = nil, nil
-	m.mu.Unlock()
-	if cancel == nil {
-		return
+// Probe probes one connection (the probe job). A connection deleted since
+// it was found due is no error; what the probe found is stored on the
+// connection, so the error return is for probes that could not store it.
+func (m *Monitor) Probe(ctx context.Context, connectionID string) error {
+	c, err := m.cfg.Store.ConnectionByID(ctx, connectionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
 	}
-	cancel()
-	<-done
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	_, err = m.probe(ctx, c)
+	return err
 }
 
-func (m *Monitor) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	t := time.NewTicker(m.cfg.Interval)
-	defer t.Stop()
-	for {
-		if _, err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
-			m.cfg.Logger.Error("health sweep", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// probe renews a token about to lapse, asks the provider, stores the
+// outcome and tells Observe.
+func (m *Monitor) probe(ctx context.Context, c *store.Connection) (*store.Connection, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.ProbeTimeout)
+	defer cancel()
+	got, err := m.cfg.Conns.ProbeAhead(ctx, c, m.cfg.RefreshWindow)
+	if err != nil {
+		return nil, err
 	}
+	if m.cfg.Observe != nil {
+		m.cfg.Observe(ctx, got)
+	}
+	return got, nil
 }
 
 // Sweep is what one pass over the connections did.
@@ -143,9 +146,11 @@ type Sweep struct {
 	Green    int           `json:"green"`
 }
 
-// Sweep probes every connection once, at most Concurrency at a time, and
-// returns the tally; it waits for a sweep already running. Connections that are not connected or disconnected are
-// skipped by the probe itself. Tests and benchmarks call it directly.
+// Sweep probes every connection once now, at most Concurrency at a time, in
+// this process, and returns the tally; it waits for a sweep already running.
+// Connections that are not connected or disconnected are skipped by the
+// probe itself. Tests and benchmarks call it; the job engine probes through
+// Due and Probe instead.
 func (m *Monitor) Sweep(ctx context.Context) (Sweep, error) {
 	m.sweeping.Lock()
 	defer m.sweeping.Unlock()
@@ -162,12 +167,7 @@ func (m *Monitor) Sweep(ctx context.Context) (Sweep, error) {
 			break
 		}
 		g.Go(func() error {
-			pctx, cancel := context.WithTimeout(gctx, m.cfg.ProbeTimeout)
-			defer cancel()
-			got, err := m.cfg.Conns.ProbeAhead(pctx, c, m.cfg.RefreshWindow)
-			if err == nil && m.cfg.Observe != nil {
-				m.cfg.Observe(pctx, got)
-			}
+			got, err := m.probe(gctx, c)
 			mu.Lock()
 			defer mu.Unlock()
 			res.Probed++

@@ -46,7 +46,8 @@ const (
 	StatusInterrupted = "interrupted" // stopped (shutdown, crash); the next run resumes
 )
 
-// ErrBusy says the sync is running already; one run per sync at a time.
+// ErrBusy says the sync is running already, in this process or another;
+// one run per sync at a time.
 var ErrBusy = errors.New("the sync is running already; wait for the run to finish")
 
 // PausedError says a paused sync was asked to run.
@@ -135,13 +136,6 @@ type Result struct {
 // maxPlanItems bounds a dry run's answer.
 const maxPlanItems = 500
 
-// Running reports whether a run of the sync is in flight in this process.
-func (e *Engine) Running(syncID string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.running[syncID]
-}
-
 func (e *Engine) claim(syncID string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -159,25 +153,36 @@ func (e *Engine) release(syncID string) {
 }
 
 // Run runs a sync now and returns the recorded run. It is the one entry
-// point of every trigger (Sync now, schedule, webhook, reconnect); a job
-// engine can call it as it is. A run that meets an error still returns its
-// record with the error in it; the error return is for runs that could not
-// start (busy, paused, gone).
+// point of every trigger: Sync now calls it directly, the run_sync job of
+// the job engine for everything else. A run that meets an error still
+// returns its record with the error in it; the error return is for runs that
+// could not start (busy, paused, gone).
+//
+// One run per sync at a time holds across processes: a claim in this
+// process, then a lock held in the database for the run's length (a run
+// started by hand in `serve` and a job in a worker exclude each other). The
+// sync is read after both are taken, so the run starts from the position the
+// previous run saved.
 func (e *Engine) Run(ctx context.Context, syncID string, o Options) (*Result, error) {
-	y, err := e.cfg.Store.SyncByID(ctx, syncID)
+	y, err := e.startable(ctx, syncID, o)
 	if err != nil {
 		return nil, err
-	}
-	if y.Paused {
-		return nil, &PausedError{Reason: y.PauseReason}
-	}
-	if o.DryRun && y.Direction != Outbound {
-		return nil, fmt.Errorf("dry run: %w", &connection.ValidationError{Fields: []catalog.FieldError{{Field: "dry_run", Message: "only outbound syncs have a dry run"}}})
 	}
 	if !e.claim(syncID) {
 		return nil, ErrBusy
 	}
 	defer e.release(syncID)
+	unlock, err := e.cfg.Store.TryHold(ctx, "sync:"+syncID)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, ErrBusy
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if y, err = e.startable(ctx, syncID, o); err != nil { // read again: a run that just ended moved its position
+		return nil, err
+	}
 	if o.Trigger == "" {
 		o.Trigger = TriggerManual
 	}
@@ -199,6 +204,21 @@ func (e *Engine) Run(ctx context.Context, syncID string, o Options) (*Result, er
 	}
 	e.finish(ctx, r, runErr)
 	return r.res, nil
+}
+
+// startable reads the sync and says why it cannot run, if it cannot.
+func (e *Engine) startable(ctx context.Context, syncID string, o Options) (*store.Sync, error) {
+	y, err := e.cfg.Store.SyncByID(ctx, syncID)
+	if err != nil {
+		return nil, err
+	}
+	if y.Paused {
+		return nil, &PausedError{Reason: y.PauseReason}
+	}
+	if o.DryRun && y.Direction != Outbound {
+		return nil, fmt.Errorf("dry run: %w", &connection.ValidationError{Fields: []catalog.FieldError{{Field: "dry_run", Message: "only outbound syncs have a dry run"}}})
+	}
+	return y, nil
 }
 
 // run is the state of one run.
@@ -231,6 +251,9 @@ func (e *Engine) finish(ctx context.Context, r *run, runErr error) {
 	case errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded):
 		run.Status, run.ErrorClass = StatusInterrupted, "interrupted"
 		run.Error = "the run stopped before the end; the next run resumes from the last saved page"
+		if !next.IsZero() {
+			next = run.FinishedAt // a scheduled sync resumes as soon as a process can run it
+		}
 	case connector.ClassOf(runErr) == connector.ClassRateLimited:
 		var ce *connector.Error
 		errors.As(runErr, &ce)
@@ -345,6 +368,10 @@ type inboundState struct {
 	Pages     int       `json:"pages,omitempty"`       // pages committed in the pass
 	Completed time.Time `json:"completed,omitzero"`    // when the last pass finished
 	Filtered  string    `json:"pushed_down,omitempty"` // the filter the provider applies, for the record
+	// Mapped is the mapping (with its columns' types) that the last whole
+	// pass applied; until a pass has applied the current one, records read
+	// again unchanged are mapped again.
+	Mapped string `json:"mapped,omitempty"`
 }
 
 func loadState(y *store.Sync) inboundState {

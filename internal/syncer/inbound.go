@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"patchbay/internal/connector"
@@ -100,6 +101,7 @@ func (r *run) storePage(ctx context.Context, cols map[string]string, expr filter
 	var rowErrs []store.RowError
 	changed := false
 	next := *st
+	mapped := mappingKey(r.y.Mapping, cols)
 	err := r.e.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		counts, rowErrs, changed, next = *run, nil, false, *st
 		ids := make([]string, 0, len(page.Records))
@@ -131,6 +133,20 @@ func (r *run) storePage(ctx context.Context, cols map[string]string, expr filter
 			if ex, ok := existing[rec.ID]; ok {
 				row := ex.Row
 				wasDeleted := !row.DeletedAt.IsZero()
+				src.RowID, src.PushedHash, src.PushedAt = row.ID, ex.Source.PushedHash, ex.Source.PushedAt
+				if maps.Equal(ex.Source.Remote, remote) && ex.Source.DeletedAt.IsZero() && !wasDeleted && next.Mapped == mapped {
+					// Read before with the same values (an incremental pass
+					// overlaps the last one; a webhook and a poll meet): what
+					// the row holds now, an edit or an enrichment, stands.
+					counts.Unchanged++
+					if ex.Source.SeenGen == next.Gen {
+						continue
+					}
+					if err := tx.PutSource(ctx, src); err != nil { // seen in this full-refresh pass
+						return err
+					}
+					continue
+				}
 				for k, v := range vals {
 					if v == nil {
 						delete(row.Values, k)
@@ -139,12 +155,6 @@ func (r *run) storePage(ctx context.Context, cols map[string]string, expr filter
 					}
 				}
 				row.DeletedAt = time.Time{}
-				src.RowID, src.PushedHash, src.PushedAt = row.ID, ex.Source.PushedHash, ex.Source.PushedAt
-				if maps.Equal(ex.Source.Remote, remote) && ex.Source.DeletedAt.IsZero() && ex.Source.SeenGen == next.Gen && !wasDeleted &&
-					store.RowHash(row.Values) == row.Hash {
-					counts.Unchanged++
-					continue
-				}
 				if store.RowHash(row.Values) != row.Hash || wasDeleted {
 					if err := tx.UpdateRow(ctx, row); err != nil {
 						return err
@@ -178,6 +188,7 @@ func (r *run) storePage(ctx context.Context, cols map[string]string, expr filter
 			if err := r.endPass(ctx, tx, &next, &counts, &changed); err != nil {
 				return err
 			}
+			next.Mapped = mapped
 		}
 		return tx.SetSyncCursor(ctx, r.y.ID, next.text())
 	})
@@ -216,6 +227,15 @@ func (r *run) endPass(ctx context.Context, tx *store.Tx, st *inboundState, count
 	}
 	st.Cursor, st.HighWater, st.Completed = "", time.Time{}, now
 	return nil
+}
+
+// mappingKey names a mapping and the types of its target columns.
+func mappingKey(mapping []store.Mapping, cols map[string]string) string {
+	var b strings.Builder
+	for _, m := range mapping {
+		fmt.Fprintf(&b, "%s>%s:%s;", m.Source, m.Target, cols[m.Target])
+	}
+	return b.String()
 }
 
 // mapInbound turns a record's fields into column values. A value that does

@@ -10,12 +10,17 @@ import (
 	"patchbay/internal/store"
 )
 
-// SchedulerConfig configures the in-process scheduler.
+// SchedulerConfig configures a Scheduler.
 type SchedulerConfig struct {
-	Engine *Engine
 	Store  *store.Store
 	Logger *slog.Logger
-	// Tick is how often due syncs are looked for. Default 1 s.
+	// Dispatch hands a run that is due to whatever runs syncs (the app
+	// enqueues a run_sync job). It reports false when a run of the sync is
+	// queued or running already; the request is then kept and dispatched
+	// again after Tick, so that a change that arrived during a run gets a
+	// run of its own. Required.
+	Dispatch func(ctx context.Context, syncID, trigger string) (bool, error)
+	// Tick is how often kept requests are tried again. Default 1 s.
 	Tick time.Duration
 	// Debounce delays outbound realtime pushes after a row change, so that a
 	// burst of edits makes one push. Default 1 s.
@@ -26,9 +31,12 @@ type SchedulerConfig struct {
 	KeepRuns     int
 }
 
-// Scheduler runs due syncs in this process, one run per sync at a time.
-// (Scale-out moves this onto a job engine; Engine.Run is the entry point a
-// job calls.)
+// Scheduler turns the events that ask for a run — a row change for the
+// outbound realtime syncs of its table (debounced), a provider webhook, a
+// reconnect's catch-up — into dispatched runs, and prunes old runs. It runs
+// nothing itself: scheduled runs (every:…, realtime polling) come from the
+// job engine's sweep, and the job engine runs them all, one run per sync at
+// a time across processes.
 type Scheduler struct {
 	cfg  SchedulerConfig
 	wake chan struct{}
@@ -95,6 +103,9 @@ func (s *Scheduler) RowsChanged(tableID string) {
 
 // Start runs the scheduler until Stop or ctx ends.
 func (s *Scheduler) Start(ctx context.Context) error {
+	if s.cfg.Dispatch == nil {
+		return errors.New("scheduler: SchedulerConfig.Dispatch is required")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cancel != nil {
@@ -106,8 +117,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the loop and waits for runs in flight; they stop at their next
-// page (committed work stays, the next run resumes).
+// Stop ends the loop and waits for it. Requests not dispatched yet are
+// dropped: a realtime sync's polling (the sweep) catches up on them.
 func (s *Scheduler) Stop() {
 	s.mu.Lock()
 	cancel := s.cancel
@@ -142,43 +153,29 @@ func (s *Scheduler) loop(ctx context.Context) {
 	}
 }
 
-// dispatch starts every due run whose sync is not running.
+// dispatch hands over every request that is due; those refused (a run is
+// queued or running) or failed are kept for the next tick.
 func (s *Scheduler) dispatch(ctx context.Context) {
 	now := time.Now()
 	due := map[string]string{}
 	s.mu.Lock()
 	for id, q := range s.queued {
-		if !q.at.After(now) && !s.cfg.Engine.Running(id) {
+		if !q.at.After(now) {
 			due[id] = q.trigger
 			delete(s.queued, id)
 		}
 	}
 	s.mu.Unlock()
-	ys, err := s.cfg.Store.DueSyncs(ctx, now)
-	if err != nil && ctx.Err() == nil {
-		s.cfg.Logger.Warn("find due syncs", "err", err)
-	}
-	for _, y := range ys {
-		if _, ok := due[y.ID]; !ok && !s.cfg.Engine.Running(y.ID) {
-			due[y.ID] = TriggerSchedule
-		}
-	}
 	for id, trigger := range due {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			_, err := s.cfg.Engine.Run(ctx, id, Options{Trigger: trigger})
-			var pe *PausedError
-			switch {
-			case errors.Is(err, ErrBusy):
-				s.Queue(id, trigger, time.Now().Add(s.cfg.Tick))
-			case err != nil && !errors.As(err, &pe) && ctx.Err() == nil:
-				s.cfg.Logger.Warn("scheduled run", "sync", id, "err", err)
-			}
-			select {
-			case s.wake <- struct{}{}: // a run that ended may free a queued one
-			default:
-			}
-		}()
+		ok, err := s.cfg.Dispatch(ctx, id, trigger)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.cfg.Logger.Warn("dispatch sync run", "sync", id, "trigger", trigger, "err", err)
+		}
+		if !ok || err != nil {
+			s.Queue(id, trigger, now.Add(s.cfg.Tick))
+		}
 	}
 }
