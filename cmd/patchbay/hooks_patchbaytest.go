@@ -21,7 +21,8 @@ import (
 //
 //   - PATCHBAY_TESTHOOK_PROVIDER_URLS=hubspot=http://…,… points providers at
 //     fakes served by the test process;
-//   - a run_sync function standing in for the sync engine. Each run records
+//   - unless PATCHBAY_TESTHOOK_SYNC=engine (the real sync engine runs the
+//     syncs then), a run_sync function standing in for the sync engine. Each run records
 //     its start in testhook_runs (every execution, with this process's pid),
 //     waits PATCHBAY_TESTHOOK_RUN_DELAY (and, when PATCHBAY_TESTHOOK_BARRIER
 //     names a file, until that file exists, so that runs in many processes
@@ -41,6 +42,9 @@ func testHooks(cfg *config.Config, opts *app.Options, current func() *app.App) e
 			}
 			opts.ProviderURLs[id] = u
 		}
+	}
+	if os.Getenv("PATCHBAY_TESTHOOK_SYNC") == "engine" {
+		return nil
 	}
 	delay, err := time.ParseDuration(cmp.Or(os.Getenv("PATCHBAY_TESTHOOK_RUN_DELAY"), "0s"))
 	if err != nil {

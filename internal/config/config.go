@@ -40,7 +40,7 @@ type Config struct {
 
 // Health tunes the health monitor and notifications.
 type Health struct {
-	ProbeConcurrency int  // probes in flight during a sweep
+	ProbeConcurrency int  // probes, token refreshes and sweeps run at once (the job engine's upkeep queue)
 	SyncFailures     int  // N of "a sync failed N times in a row"
 	AllowPrivate     bool // webhooks may call loopback and private networks
 }
@@ -57,7 +57,7 @@ type SMTP struct {
 
 // Jobs tunes the background work of this process.
 type Jobs struct {
-	Concurrency     int           // jobs run at once by this process; 0: enqueue only (PostgreSQL)
+	Concurrency     int           // sync runs at once in this process; 0: enqueue only (PostgreSQL)
 	Timeout         time.Duration // a job running longer is cancelled (and handed to another worker)
 	SweepInterval   time.Duration // how often due work (scheduled syncs, refreshes, probes) is looked for
 	ShutdownTimeout time.Duration // on SIGTERM, running jobs get this long to finish before they are handed back
@@ -88,7 +88,7 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		{"public-url", "PATCHBAY_PUBLIC_URL", "URL browsers use to reach Patchbay (OAuth redirect base)", false, &c.PublicURL},
 		{"log-level", "PATCHBAY_LOG_LEVEL", "debug, info, warn or error", false, &c.LogLevel},
 		{"probe-interval", "PATCHBAY_PROBE_INTERVAL", "how often each connection is probed", false, &probe},
-		{"probe-concurrency", "PATCHBAY_PROBE_CONCURRENCY", "probes in flight during a health sweep", false, &concurrency},
+		{"probe-concurrency", "PATCHBAY_PROBE_CONCURRENCY", "probes, token refreshes and sweeps this process runs at once, beside its sync runs", false, &concurrency},
 		{"sync-failures", "PATCHBAY_NOTIFY_SYNC_FAILURES", "notify when a sync failed this many times in a row", false, &syncFailures},
 		{"notify-allow-private", "PATCHBAY_NOTIFY_ALLOW_PRIVATE", "let webhooks call loopback and private networks (true/false)", false, &allowPrivate},
 		{"smtp-host", "PATCHBAY_SMTP_HOST", "mail server for notifications; empty turns e-mail off", false, &c.SMTP.Host},
@@ -98,7 +98,7 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool), p
 		{"smtp-starttls", "PATCHBAY_SMTP_STARTTLS", "auto, always or never", false, &c.SMTP.StartTLS},
 		{"run-retention", "PATCHBAY_RUN_RETENTION", "how long sync run history is kept", false, &retention},
 
-		{"job-concurrency", "PATCHBAY_JOB_CONCURRENCY", "background jobs this process runs at once", false, &jobConcurrency},
+		{"job-concurrency", "PATCHBAY_JOB_CONCURRENCY", "sync runs this process runs at once (0: enqueue only)", false, &jobConcurrency},
 		{"job-timeout", "PATCHBAY_JOB_TIMEOUT", "a background job running longer is cancelled and retried", false, &jobTimeout},
 		{"sweep-interval", "PATCHBAY_SWEEP_INTERVAL", "how often due work (scheduled syncs, token refreshes, probes) is looked for", false, &sweep},
 		{"shutdown-timeout", "PATCHBAY_SHUTDOWN_TIMEOUT", "on SIGTERM, how long running jobs get to finish before they are handed back", false, &shutdown},
