@@ -16,7 +16,7 @@ import (
 // rate of dashboard reads against a running Patchbay and reports latency.
 func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "api" {
-		return errors.New("usage: patchbay bench api [--rate 500] [--duration 20s] [--seed N]")
+		return errors.New("usage: patchbay bench api [--rate 500] [--duration 20s] [--seed N] [--syncs 20 [--records 500]]")
 	}
 	fs := flag.NewFlagSet("bench api", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -24,6 +24,8 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rate := fs.Int("rate", 500, "requests per second")
 	duration := fs.Duration("duration", 20*time.Second, "how long to send")
 	seed := fs.Int("seed", 0, "first create this many data provider connections (against `patchbay demo`)")
+	syncs := fs.Int("syncs", 0, "keep this many full inbound syncs of the demo's HubSpot fake running during the load (against `patchbay demo`)")
+	records := fs.Int("records", 500, "contacts per HubSpot portal for --syncs (five syncs share a portal)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -36,11 +38,27 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	ids, err := loadtest.SetupSyncs(ctx, *url, token, loadtest.SyncLoad{Syncs: *syncs, Records: *records})
+	if err != nil {
+		return err
+	}
+	bg, stopSyncs := context.WithCancel(ctx)
+	defer stopSyncs()
+	syncStats := make(chan loadtest.SyncStats, 1)
+	go func() { syncStats <- loadtest.RunSyncs(bg, *url, token, ids) }()
 	res, err := loadtest.Run(ctx, loadtest.Config{URL: *url, Token: token, Rate: *rate, Duration: *duration})
+	stopSyncs()
+	st := <-syncStats
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, res)
+	if len(ids) > 0 {
+		fmt.Fprintf(stdout, "meanwhile %d syncs: %s\n", len(ids), st)
+		if st.Succeeded == 0 {
+			return fmt.Errorf("no sync run finished during the load: %s", st)
+		}
+	}
 	if res.Failed > 0 || res.Dropped > 0 {
 		return fmt.Errorf("%d requests failed and %d were dropped", res.Failed, res.Dropped)
 	}
