@@ -323,7 +323,8 @@ func enrichOnce(ctx context.Context, o Options, limited bool) (Row, error) {
 	row := Row{Part: "enrich", Name: name, Amount: n, Took: took, Rate: float64(n) / took.Seconds(), Unit: "lookups/s",
 		Requests: after.Calls - before.Calls, Beyond: after.RateLimited - before.RateLimited + after.OverLimit - before.OverLimit}
 	if limited {
-		row.Max = boundOf(mustProvider("dataprovider"), syncer.Inbound).perSecond
+		b := boundOf(mustProvider("dataprovider"), syncer.Inbound)
+		row.Max, row.Budget = b.perSecond, b.budgetRecordsPerSecond(took)
 	}
 	if row.Beyond > 0 {
 		return row, fmt.Errorf("%s: the fake refused %d requests for its limit", name, row.Beyond)
