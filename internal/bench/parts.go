@@ -324,6 +324,7 @@ func enrichOnce(ctx context.Context, o Options, limited bool) (Row, error) {
 		Requests: after.Calls - before.Calls, Beyond: after.RateLimited - before.RateLimited + after.OverLimit - before.OverLimit}
 	if limited {
 		b := boundOf(mustProvider("dataprovider"), syncer.Inbound)
+		b.perRequest = 1 // one lookup a request
 		row.Max, row.Budget = b.perSecond, b.budgetRecordsPerSecond(took)
 	}
 	if row.Beyond > 0 {
