@@ -28,6 +28,7 @@ Usage:
   patchbay migrate [--data DIR | --database postgres://…]  apply schema migrations (Patchbay's and, on PostgreSQL, River's)
   patchbay rotate-key [--data DIR | --database …]        re-encrypt every credential with PATCHBAY_MASTER_KEY
                                                           (servers keep running with the old keys in PATCHBAY_PREVIOUS_MASTER_KEYS)
+  patchbay bench [all] [--quick] [--million]             benchmark suite against in-process fakes (docs/benchmarks.md)
   patchbay bench api [--rate 500] [--duration 20s] [--seed N]  load-test the dashboard reads of a running Patchbay
   patchbay integrations [--json]                          list integrations and connections
   patchbay connect <provider> [--config k=v] [--scope s]  start a connection (API keys are read from stdin)
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "demo", "serve", "migrate", "rotate-key", "worker":
 	case "bench":
-		return benchAPI(ctx, rest, stdout, stderr)
+		return benchCmd(ctx, rest, stdout, stderr)
 	case "integrations", "connect", "reconnect", "test", "disconnect":
 		return cli.FromEnv(stdout, os.Stdin).Run(ctx, cmd, rest)
 	default:

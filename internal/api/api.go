@@ -240,15 +240,18 @@ func (h *Handler) connect(w http.ResponseWriter, r *http.Request, pr *Principal)
 		h.fail(w, r, err)
 		return
 	}
-	c, url, err := h.conns.Connect(r.Context(), pr.Workspace, connection.ConnectRequest{
+	c, est, err := h.conns.Establish(r.Context(), pr.Workspace, connection.ConnectRequest{
 		Provider: body.Provider, Config: body.Config, Scopes: body.Scopes, APIKey: body.APIKey, Notes: body.Notes, Actor: pr.Actor()})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	out := map[string]any{"connection": h.detail(r.Context(), c)}
-	if url != "" {
-		out["authorize_url"] = url
+	if est.AuthorizeURL != "" {
+		out["authorize_url"] = est.AuthorizeURL
+	}
+	if est.SigningSecret != "" {
+		out["signing_secret"] = est.SigningSecret // shown this once
 	}
 	writeJSON(w, http.StatusCreated, out)
 }

@@ -234,6 +234,9 @@ func (a *App) Handler() http.Handler { return a.handler }
 // requests, lets running ones finish (up to 15 s) and stops background work.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	if err := a.recoverRuns(ctx); err != nil {
+		return err
+	}
 	stopBackground, err := a.startBackground(ctx)
 	if err != nil {
 		return err

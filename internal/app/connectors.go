@@ -9,6 +9,7 @@ import (
 	"patchbay/internal/connector/mailchimp"
 	"patchbay/internal/connector/salesforce"
 	"patchbay/internal/connector/shopify"
+	"patchbay/internal/connector/webhook"
 )
 
 // Connectors returns the registry of every built-in connector. Adding a
@@ -21,6 +22,7 @@ func Connectors() (*connector.Registry, error) {
 		"salesforce":   salesforce.New(),
 		"airtable":     airtable.New(),
 		"shopify":      shopify.New(),
+		"webhook":      webhook.New(),
 		// One client for both Mailchimp entries (OAuth and API key).
 		"mailchimp": mailchimp.New(), "mailchimp_key": mailchimp.New(),
 	} {

@@ -9,11 +9,8 @@ package bridge
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +22,7 @@ import (
 
 	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
+	"patchbay/internal/signing"
 	"patchbay/internal/store"
 	"patchbay/internal/tables"
 	"patchbay/internal/vault"
@@ -32,8 +30,8 @@ import (
 
 // Request headers of signed hooks.
 const (
-	TimestampHeader = "X-Patchbay-Timestamp" // Unix seconds
-	SignatureHeader = "X-Patchbay-Signature" // sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">
+	TimestampHeader = signing.HeaderTimestamp // Unix seconds
+	SignatureHeader = signing.HeaderSignature // sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">
 )
 
 // Limits.
@@ -116,10 +114,7 @@ func random() string {
 
 // Sign computes the signature header value of a body sent at ts.
 func Sign(secret string, ts time.Time, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(strconv.FormatInt(ts.Unix(), 10) + "."))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	return signing.Sign([]byte(secret), ts.Unix(), body)
 }
 
 // Result says what a request did.
@@ -183,8 +178,7 @@ func (s *Service) verify(h *store.Hook, header http.Header, body []byte) error {
 	if d := s.now().Sub(ts); d > MaxSkew || d < -MaxSkew {
 		return ErrBadSignature
 	}
-	want := Sign(string(secret), ts, body)
-	if !hmac.Equal([]byte(want), []byte(header.Get(SignatureHeader))) {
+	if !signing.Verify(secret, sec, body, header.Get(SignatureHeader)) {
 		return ErrBadSignature
 	}
 	return nil

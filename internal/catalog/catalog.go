@@ -45,6 +45,12 @@ type Object struct {
 	WriteScope  string   `json:"write_scope,omitempty"`
 	MatchFields []string `json:"match_fields,omitempty"`
 	Fields      []string `json:"fields"`
+	// AnyFields says outbound syncs may send fields of any name (a webhook
+	// destination's payload); Fields then lists none.
+	AnyFields bool `json:"any_fields,omitempty"`
+	// WriteOnly says records can be pushed but not read (a webhook
+	// destination): inbound syncs of the object are refused.
+	WriteOnly bool `json:"write_only,omitempty"`
 }
 
 // Lookup is an enrichment call a data provider offers.
@@ -153,6 +159,11 @@ type Provider struct {
 	// URL of the connection (Salesforce's instance_url), for providers whose
 	// API host differs per account; urls.api is then not used.
 	APIBaseFromToken string `json:"api_base_from_token,omitempty"`
+
+	// SigningSecret says a connection signs what Patchbay sends it: connect
+	// generates a secret, stores it encrypted like credentials, shows it once
+	// and never again (webhook destinations, for the receiver to verify).
+	SigningSecret bool `json:"signing_secret,omitempty"`
 }
 
 // Scope returns the scope named name.

@@ -242,6 +242,9 @@ func (c *Client) printConnection(out map[string]any) error {
 	if u := str(out, "authorize_url"); u != "" {
 		fmt.Fprintf(tw, "\nopen this URL to approve access:\n%s\n", u)
 	}
+	if sec := str(out, "signing_secret"); sec != "" {
+		fmt.Fprintf(tw, "\nsigning secret (shown only now; the receiver verifies X-Patchbay-Signature with it):\n%s\n", sec)
+	}
 	return tw.Flush()
 }
 

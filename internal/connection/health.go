@@ -108,6 +108,12 @@ func Classify(err error, auth string) (status, reason string, ok bool) {
 	case connector.ClassForbidden:
 		return StatusConnected, ReasonLimitedPermissions, true
 	case connector.ClassUnavailable:
+		if auth == catalog.AuthNone {
+			// Nothing probes a connection without credentials (a webhook
+			// destination), so nothing would turn it green again: the
+			// outage stays on the run that met it.
+			return "", "", false
+		}
 		return StatusError, ReasonServiceUnavailable, true
 	}
 	return "", "", false

@@ -123,26 +123,42 @@ type ConnectRequest struct {
 // user must visit; for API keys it validates the key with the provider and
 // stores it, or stores nothing and says why.
 func (s *Service) Connect(ctx context.Context, ws *store.Workspace, req ConnectRequest) (*store.Connection, string, error) {
+	c, out, err := s.Establish(ctx, ws, req)
+	return c, out.AuthorizeURL, err
+}
+
+// Established is what starting a connection has to tell the user, once.
+type Established struct {
+	// AuthorizeURL is the consent page to visit (OAuth 2).
+	AuthorizeURL string
+	// SigningSecret is the secret a destination's receiver verifies
+	// Patchbay's signatures with (catalog signing_secret). It is stored
+	// encrypted and never returned again.
+	SigningSecret string
+}
+
+// Establish is Connect that also returns a generated signing secret.
+func (s *Service) Establish(ctx context.Context, ws *store.Workspace, req ConnectRequest) (*store.Connection, Established, error) {
 	p, ok := s.cfg.Catalog.Get(req.Provider)
 	if !ok {
 		ids := make([]string, 0)
 		for _, q := range s.cfg.Catalog.All() {
 			ids = append(ids, q.ID)
 		}
-		return nil, "", invalid("provider", "unknown provider %q; choose one of %s (GET /api/v1/providers lists them)", req.Provider, strings.Join(ids, ", "))
+		return nil, Established{}, invalid("provider", "unknown provider %q; choose one of %s (GET /api/v1/providers lists them)", req.Provider, strings.Join(ids, ", "))
 	}
 	if p.Tier == catalog.TierPremium && ws.Plan != catalog.TierPremium {
-		return nil, "", &PlanError{Provider: p.Name, Plan: ws.Plan, Needed: catalog.TierPremium}
+		return nil, Established{}, &PlanError{Provider: p.Name, Plan: ws.Plan, Needed: catalog.TierPremium}
 	}
 	if errs := p.ValidateConfig(req.Config); len(errs) > 0 {
-		return nil, "", &ValidationError{Fields: errs}
+		return nil, Established{}, &ValidationError{Fields: errs}
 	}
 	c := &store.Connection{WorkspaceID: ws.ID, Provider: p.ID, Status: StatusNotConnected, Config: req.Config, Notes: req.Notes}
 	switch p.Auth {
 	case catalog.AuthOAuth2:
 		scopes, err := s.scopes(p, req.Scopes)
 		if err != nil {
-			return nil, "", err
+			return nil, Established{}, err
 		}
 		c.ScopesRequested = scopes
 		c.Endpoint = p.Resolve(req.Config).URLs.API
@@ -155,12 +171,12 @@ func (s *Service) Connect(ctx context.Context, ws *store.Workspace, req ConnectR
 			return err
 		})
 		if err != nil {
-			return nil, "", fmt.Errorf("connect %s: %w", p.ID, err)
+			return nil, Established{}, fmt.Errorf("connect %s: %w", p.ID, err)
 		}
-		return c, url, nil
+		return c, Established{AuthorizeURL: url}, nil
 	case catalog.AuthAPIKey:
 		if strings.TrimSpace(req.APIKey) == "" {
-			return nil, "", invalid("api_key", "%s connects with an API key; put it in api_key", p.Name)
+			return nil, Established{}, invalid("api_key", "%s connects with an API key; put it in api_key", p.Name)
 		}
 		c.Endpoint = strings.TrimSuffix(req.Config["endpoint_url"], "/")
 		if c.Endpoint == "" {
@@ -170,10 +186,10 @@ func (s *Service) Connect(ctx context.Context, ws *store.Workspace, req ConnectR
 		creds := connector.Credentials{APIKey: strings.TrimSpace(req.APIKey)}
 		acct, err := s.probe(ctx, p, c, creds)
 		if be := netguard.AsBlocked(err); be != nil {
-			return nil, "", invalid("config.endpoint_url", "%s: use the provider's public address", be.Error())
+			return nil, Established{}, invalid("config.endpoint_url", "%s: use the provider's public address", be.Error())
 		}
 		if err != nil {
-			return nil, "", &ProviderError{Op: "validate API key with " + p.Name, Err: err}
+			return nil, Established{}, &ProviderError{Op: "validate API key with " + p.Name, Err: err}
 		}
 		now := s.cfg.Now().UTC()
 		s.markConnected(c, acct, now)
@@ -188,23 +204,31 @@ func (s *Service) Connect(ctx context.Context, ws *store.Workspace, req ConnectR
 				Message: fmt.Sprintf("%s connected with an API key (account %s)", p.Name, acct.ID)})
 		})
 		if err != nil {
-			return nil, "", fmt.Errorf("connect %s: %w", p.ID, err)
+			return nil, Established{}, fmt.Errorf("connect %s: %w", p.ID, err)
 		}
-		return c, "", nil
+		return c, Established{}, nil
 	default:
 		c.Endpoint = req.Config["url"]
 		c.Status = StatusConnected
 		c.ConnectedAt = s.cfg.Now().UTC()
+		var out Established
 		err := s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 			if err := tx.CreateConnection(ctx, c); err != nil {
 				return err
 			}
+			if p.SigningSecret {
+				out.SigningSecret = "pbw_" + rand.Text()
+				creds := connector.Credentials{Extra: map[string]string{connector.SigningSecretKey: out.SigningSecret}}
+				if err := s.saveCreds(ctx, tx, c.ID, creds); err != nil {
+					return err
+				}
+			}
 			return tx.AddEvent(ctx, &store.Event{WorkspaceID: ws.ID, ConnectionID: c.ID, Kind: "connection.connected", Message: p.Name + " connected"})
 		})
 		if err != nil {
-			return nil, "", fmt.Errorf("connect %s: %w", p.ID, err)
+			return nil, Established{}, fmt.Errorf("connect %s: %w", p.ID, err)
 		}
-		return c, "", nil
+		return c, out, nil
 	}
 }
 

@@ -24,6 +24,11 @@ type Credentials struct {
 	Extra        map[string]string `json:"extra,omitempty"` // token-response extras a provider needs (instance_url, id URL)
 }
 
+// SigningSecretKey is where the signing secret of a connection that signs
+// what Patchbay sends it (a webhook destination) sits in Credentials.Extra,
+// which no request carries as authentication.
+const SigningSecretKey = "signing_secret"
+
 // Session is one authenticated conversation with a provider on behalf of a
 // connection. HTTP already applies authentication, the connection's request
 // budget, retries and refresh-on-401; connectors only build requests.
@@ -120,6 +125,11 @@ type WriteRequest struct {
 	Object     string
 	MatchField string
 	Records    []Record
+	// Table is the Patchbay table the records are pushed from and RowIDs the
+	// row of each record (same order), for destinations that report where a
+	// record came from (webhooks); provider APIs ignore both.
+	Table  string
+	RowIDs []string
 }
 
 // WriteResult is the outcome for Records[Index] of a WriteRequest.

@@ -3,9 +3,6 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,29 +14,24 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"patchbay/internal/signing"
 )
 
-// Headers of a webhook delivery. The signature is HMAC-SHA256 over
-// "<timestamp>.<body>" with the route's secret, hex-encoded, so a receiver
-// can check both who sent it and that it is fresh (reject old timestamps).
+// Headers of a webhook delivery (package signing has the scheme).
 const (
-	HeaderSignature = "X-Patchbay-Signature" // sha256=<hex>
-	HeaderTimestamp = "X-Patchbay-Timestamp" // Unix seconds
-	HeaderEvent     = "X-Patchbay-Event"
-	HeaderDelivery  = "X-Patchbay-Delivery"
+	HeaderSignature = signing.HeaderSignature // sha256=<hex>
+	HeaderTimestamp = signing.HeaderTimestamp // Unix seconds
+	HeaderEvent     = signing.HeaderEvent
+	HeaderDelivery  = signing.HeaderDelivery
 )
 
 // Sign returns the signature header value of body sent at ts.
-func Sign(secret []byte, ts int64, body []byte) string {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(strconv.FormatInt(ts, 10) + "."))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
+func Sign(secret []byte, ts int64, body []byte) string { return signing.Sign(secret, ts, body) }
 
 // Verify checks a signature header for body sent at ts (receivers' side; tests).
 func Verify(secret []byte, ts int64, body []byte, signature string) bool {
-	return hmac.Equal([]byte(Sign(secret, ts, body)), []byte(signature))
+	return signing.Verify(secret, ts, body, signature)
 }
 
 // WebhookConfig tunes webhook deliveries.
@@ -174,13 +166,7 @@ func (p *poster) attempt(ctx context.Context, target, event, delivery string, se
 	if err != nil {
 		return false, 0, fmt.Errorf("webhook: %w", err)
 	}
-	ts := p.now().Unix()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Patchbay-Webhook/1")
-	req.Header.Set(HeaderEvent, event)
-	req.Header.Set(HeaderDelivery, delivery)
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(secret, ts, body))
+	signing.SetHeaders(req.Header, secret, p.now().Unix(), body, event, delivery)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		if errors.Is(err, ErrForbiddenAddress) {

@@ -203,9 +203,11 @@ func (r *run) settle(ctx context.Context, items []outboundItem) error {
 // ends the run after recording what succeeded.
 func (r *run) write(ctx context.Context, conn connector.Connector, sess connector.Session, matchField string, items []outboundItem) error {
 	run := r.res.Run
-	req := connector.WriteRequest{Object: r.y.Object, MatchField: matchField, Records: make([]connector.Record, len(items))}
+	req := connector.WriteRequest{Object: r.y.Object, MatchField: matchField, Records: make([]connector.Record, len(items)),
+		Table: r.y.TableID, RowIDs: make([]string, len(items))}
 	for i, it := range items {
 		req.Records[i] = connector.Record{ID: extID(it.link), Fields: it.fields}
+		req.RowIDs[i] = it.row.ID
 	}
 	results, werr := conn.Write(ctx, sess, req)
 	if werr != nil && len(results) == 0 {

@@ -66,6 +66,9 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 		if obj == nil {
 			bad("object", "%s offers no object %q; choose one of %s", p.Name, y.Object, strings.Join(names, ", "))
 		}
+		if obj != nil && obj.WriteOnly && y.Direction == Inbound {
+			bad("direction", "%s %s can only receive rows; use direction outbound", p.Name, y.Object)
+		}
 	}
 	var cols []store.Column
 	tb, err := e.cfg.Store.GetTable(ctx, ws.ID, y.TableID)
@@ -113,7 +116,7 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 			if tb != nil && !hasCol(m.Source) {
 				bad(f+".source", "the table has no column %q", m.Source)
 			}
-			if obj != nil && !hasField(m.Target) {
+			if obj != nil && !obj.AnyFields && !hasField(m.Target) {
 				bad(f+".target", "%s has no field %q; fields: %s", y.Object, m.Target, strings.Join(obj.Fields, ", "))
 			}
 		}

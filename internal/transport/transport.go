@@ -41,9 +41,15 @@ func NewBudget(requests int, period time.Duration) *Budget {
 	if requests <= 0 || period <= 0 {
 		return &Budget{limiter: rate.NewLimiter(rate.Inf, 1)}
 	}
-	perSecond := float64(requests) / (period + jitterAllowance).Seconds() * 0.97
-	burst := max(1, requests*3/100)
+	perSecond, burst := BudgetRate(requests, period)
 	return &Budget{limiter: rate.NewLimiter(rate.Limit(perSecond), burst)}
+}
+
+// BudgetRate is the sustained rate (requests per second) and the burst a
+// Budget for a limit of requests per period allows; benchmarks compare what
+// a sync achieves against it.
+func BudgetRate(requests int, period time.Duration) (perSecond float64, burst int) {
+	return float64(requests) / (period + jitterAllowance).Seconds() * 0.97, max(1, requests*3/100)
 }
 
 // Limit is everything a Budget enforces.

@@ -46,7 +46,8 @@ type Connector struct {
 	// DirectMax is the largest write sent as individual calls; larger writes
 	// go as one batch operation. Default 10.
 	DirectMax int
-	// PollInterval is how often a batch's status is read. Default 2 s.
+	// PollInterval is the longest wait between two reads of a batch's
+	// status (the first read comes sooner). Default 2 s.
 	PollInterval time.Duration
 	// Download fetches batch results from their pre-signed link, which must
 	// not carry Mailchimp credentials. Default: a client with a 2 min timeout.

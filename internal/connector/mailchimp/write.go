@@ -208,8 +208,13 @@ func (c *Connector) batch(ctx context.Context, s connector.Session, list string,
 	if err := c.do(ctx, s, "", call{method: http.MethodPost, path: "/batches", in: map[string]any{"operations": ops}, out: &st}); err != nil {
 		return err
 	}
+	// Small batches finish within a second or so: the first status read
+	// comes after an eighth of PollInterval and the wait doubles up to it,
+	// rather than every batch costing at least two full intervals.
+	wait := max(c.PollInterval/8, time.Millisecond)
 	for st.Status != "finished" {
-		t := time.NewTimer(c.PollInterval)
+		t := time.NewTimer(wait)
+		wait = min(2*wait, c.PollInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
