@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"patchbay/internal/app"
@@ -114,8 +117,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Patchbay demo is running.\n  dashboard: %s%s\n             (this link signs you in once, within %s; later use %s/login and the API token)\n  API token: %s\n  data:      %s\n  fakes:     %s/_fakes/<provider>/ (HubSpot, data provider)\n  data provider API key for the demo: %s\nPress Ctrl+C to stop.\n",
-			base, link, app.LoginLinkTTL, base, a.Token, cfg.DataDir, base, app.DemoDataProviderKey)
+		fakes := slices.Sorted(maps.Keys(opts.Fakes))
+		fmt.Fprintf(stdout, "Patchbay demo is running.\n  dashboard: %s%s\n             (this link signs you in once, within %s; later use %s/login and the API token)\n  API token: %s\n  data:      %s\n  fakes:     %s/_fakes/<provider>/ for %s\n  API keys for the demo: data provider %s (endpoint %s/_fakes/dataprovider), Mailchimp %s\nPress Ctrl+C to stop.\n",
+			base, link, app.LoginLinkTTL, base, a.Token, cfg.DataDir, base, strings.Join(fakes, ", "), app.DemoDataProviderKey, base, app.DemoMailchimpKey)
 	} else {
 		fmt.Fprintf(stdout, "Patchbay is serving on %s\n", base)
 	}
