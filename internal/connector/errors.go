@@ -1,8 +1,10 @@
 package connector
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -80,4 +82,24 @@ func ClassForStatus(status int) Class {
 		return ClassInvalid
 	}
 	return ClassUnknown
+}
+
+// TransportError classifies a failure of http.Client.Do: a classified error
+// from the transport passes through, a cancelled context stays itself, and
+// anything else is the provider being unreachable. The *url.Error wrapper is
+// dropped because its text repeats the request URL, which can carry a token.
+// who names the provider in the message ("HubSpot").
+func TransportError(ctx context.Context, err error, who string) error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &Error{Class: ClassUnavailable, Message: who + " could not be reached", Err: err}
 }

@@ -9,10 +9,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"patchbay/internal/connector"
@@ -101,7 +99,7 @@ func (c *Connector) do(ctx context.Context, s connector.Session, method, path st
 	}
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
-		return transportError(ctx, err)
+		return connector.TransportError(ctx, err, "the data provider")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -111,23 +109,6 @@ func (c *Connector) do(ctx context.Context, s connector.Session, method, path st
 		return &connector.Error{Class: connector.ClassUnknown, Status: resp.StatusCode, Message: "the provider sent a response Patchbay cannot read; is the endpoint URL right?", Err: err}
 	}
 	return nil
-}
-
-// transportError drops the *url.Error wrapper of http.Client, whose text
-// repeats the request URL.
-func transportError(ctx context.Context, err error) error {
-	var ce *connector.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &connector.Error{Class: connector.ClassUnavailable, Message: "the data provider could not be reached", Err: err}
 }
 
 // classify reads the protocol's error body {"error":{"code","message"}}.

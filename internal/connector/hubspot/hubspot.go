@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -128,7 +127,7 @@ func (c *Connector) do(ctx context.Context, s connector.Session, cl call) error 
 	}
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
-		return transportError(ctx, err)
+		return connector.TransportError(ctx, err, "HubSpot")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -142,23 +141,6 @@ func (c *Connector) do(ctx context.Context, s connector.Session, cl call) error 
 		return &connector.Error{Class: connector.ClassUnknown, Status: resp.StatusCode, Message: "HubSpot sent a response Patchbay cannot read", Err: err}
 	}
 	return nil
-}
-
-// transportError drops the *url.Error wrapper of http.Client, whose text
-// repeats the request URL, which can carry a token.
-func transportError(ctx context.Context, err error) error {
-	var ce *connector.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &connector.Error{Class: connector.ClassUnavailable, Message: "HubSpot could not be reached", Err: err}
 }
 
 // classify turns an error answer into a *connector.Error from its status and

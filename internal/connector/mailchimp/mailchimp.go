@@ -21,10 +21,8 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -178,7 +176,7 @@ func (c *Connector) do(ctx context.Context, s connector.Session, base string, cl
 	}
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
-		return transportError(ctx, err)
+		return connector.TransportError(ctx, err, "Mailchimp")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -193,21 +191,6 @@ func (c *Connector) do(ctx context.Context, s connector.Session, base string, cl
 		return &connector.Error{Class: connector.ClassUnknown, Status: resp.StatusCode, Message: "Mailchimp sent a response Patchbay cannot read", Err: err}
 	}
 	return nil
-}
-
-func transportError(ctx context.Context, err error) error {
-	var ce *connector.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &connector.Error{Class: connector.ClassUnavailable, Message: "Mailchimp could not be reached", Err: err}
 }
 
 // classify turns an error answer into a *connector.Error: the status gives

@@ -260,7 +260,7 @@ func (c *Connector) download(ctx context.Context, link string) (map[string]opRes
 	}
 	resp, err := c.Download.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, connector.TransportError(ctx, err, "Mailchimp")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -129,7 +128,7 @@ func (c *Connector) Revoke(ctx context.Context, s connector.Session) error {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
-		return transportError(ctx, err)
+		return connector.TransportError(ctx, err, "Salesforce")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
@@ -201,7 +200,7 @@ func (c *Connector) do(ctx context.Context, s connector.Session, cl call) (http.
 	}
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, connector.TransportError(ctx, err, "Salesforce")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -215,22 +214,6 @@ func (c *Connector) do(ctx context.Context, s connector.Session, cl call) (http.
 		return resp.Header, &connector.Error{Class: connector.ClassUnknown, Status: resp.StatusCode, Message: "Salesforce sent a response Patchbay cannot read", Err: err}
 	}
 	return resp.Header, nil
-}
-
-// transportError drops the *url.Error wrapper, whose text repeats the URL.
-func transportError(ctx context.Context, err error) error {
-	var ce *connector.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &connector.Error{Class: connector.ClassUnavailable, Message: "Salesforce could not be reached", Err: err}
 }
 
 // classify turns an error answer into a *connector.Error from its status and

@@ -93,7 +93,7 @@ func (c *Connector) Revoke(ctx context.Context, s connector.Session) error {
 	}
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
-		return transportError(ctx, err)
+		return connector.TransportError(ctx, err, "Shopify")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusNotFound {
@@ -254,7 +254,7 @@ func (c *Connector) send(s connector.Session, req *http.Request) (gqlResponse, e
 	var gr gqlResponse
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
-		return gr, transportError(req.Context(), err)
+		return gr, connector.TransportError(req.Context(), err, "Shopify")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -333,21 +333,6 @@ func httpError(resp *http.Response, creds connector.Credentials) error {
 		ce.RetryAfter = transport.RetryAfter(resp.Header, 0)
 	}
 	return ce
-}
-
-func transportError(ctx context.Context, err error) error {
-	var ce *connector.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &connector.Error{Class: connector.ClassUnavailable, Message: "Shopify could not be reached", Err: err}
 }
 
 func redact(msg string, creds connector.Credentials) string {

@@ -150,17 +150,10 @@ func (c *Connector) post(ctx context.Context, s connector.Session, secret []byte
 // transportError drops the *url.Error wrapper of http.Client, whose text
 // repeats the URL (a Slack hook's path is its secret).
 func transportError(ctx context.Context, err error) error {
+	err = connector.TransportError(ctx, err, "the destination")
 	var ce *connector.Error
 	if errors.As(err, &ce) {
-		ce.Message = "the destination could not be reached"
-		return ce
+		ce.Message = "the destination could not be reached" // also for failures the transport classified
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return &connector.Error{Class: connector.ClassUnavailable, Message: "the destination could not be reached", Err: err}
+	return err
 }
