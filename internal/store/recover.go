@@ -20,3 +20,17 @@ func (s *Store) InterruptOrphanRuns(ctx context.Context, msg string, now time.Ti
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// InterruptOrphanRunsOf does the same for one sync. Call it while holding the
+// sync's run lock (TryHold "sync:<id>"): no live process is running that sync
+// then, so a record still marked running was left by one that died (a worker
+// killed on PostgreSQL, where start-up cannot tell the dead from the live).
+func (s *Store) InterruptOrphanRunsOf(ctx context.Context, syncID, msg string, now time.Time) (int, error) {
+	res, err := s.exec(ctx, s.write, `UPDATE sync_runs SET status='interrupted', error_class='interrupted', error=?, finished_at=?
+		WHERE status='running' AND sync_id=?`, msg, now.UTC(), syncID)
+	if err != nil {
+		return 0, fmt.Errorf("interrupt orphan runs of %s: %w", syncID, err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

@@ -32,6 +32,9 @@ func TestInterruptOrphanRuns(t *testing.T) {
 			}
 		}
 		now := start.Add(time.Minute)
+		if n, err := s.InterruptOrphanRunsOf(ctx, "syn_other", "the process stopped", now); err != nil || n != 0 {
+			t.Fatalf("another sync's runs: interrupted %d, %v", n, err)
+		}
 		n, err := s.InterruptOrphanRuns(ctx, "the process stopped", now)
 		if err != nil || n != 1 {
 			t.Fatalf("interrupted %d, %v", n, err)

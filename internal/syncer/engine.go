@@ -180,6 +180,13 @@ func (e *Engine) Run(ctx context.Context, syncID string, o Options) (*Result, er
 		return nil, err
 	}
 	defer unlock()
+	// Holding the lock, nobody runs this sync: a run still marked running was
+	// left by a process that died mid-run.
+	if n, err := e.cfg.Store.InterruptOrphanRunsOf(ctx, syncID, "the process running it stopped (crash or kill); this run resumes from the last saved page", time.Now()); err != nil {
+		return nil, err
+	} else if n > 0 {
+		e.cfg.Logger.Warn("runs left running by a stopped process recorded as interrupted", "sync", syncID, "runs", n)
+	}
 	if y, err = e.startable(ctx, syncID, o); err != nil { // read again: a run that just ended moved its position
 		return nil, err
 	}
