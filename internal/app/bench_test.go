@@ -12,9 +12,9 @@ import (
 
 	"patchbay/internal/app"
 	"patchbay/internal/app/apptest"
+	"patchbay/internal/bench"
 	"patchbay/internal/catalog"
 	"patchbay/internal/connector"
-	"patchbay/internal/connector/hubspot"
 	fakehubspot "patchbay/internal/fakes/hubspot"
 	"patchbay/internal/store"
 	"patchbay/internal/syncer"
@@ -142,33 +142,6 @@ func BenchmarkSyncInboundUnlimited(b *testing.B)  { benchInbound(b, false, 20000
 func BenchmarkSyncOutboundLimited(b *testing.B)   { benchOutbound(b, true, 5000) }
 func BenchmarkSyncOutboundUnlimited(b *testing.B) { benchOutbound(b, false, 20000) }
 
-// generated serves n synthetic contacts page by page without holding them,
-// so that a run's memory is the engine's alone.
-type generated struct {
-	*hubspot.Connector
-	n int
-}
-
-func (g *generated) List(ctx context.Context, _ connector.Session, req connector.ListRequest) (connector.Page, error) {
-	off := 0
-	if req.Cursor != "" {
-		off, _ = strconv.Atoi(req.Cursor)
-	}
-	limit := req.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	var p connector.Page
-	for i := off; i < min(off+limit, g.n); i++ {
-		p.Records = append(p.Records, connector.Record{ID: strconv.Itoa(i + 1),
-			Fields: map[string]any{"email": fmt.Sprintf("m%08d@million.com", i), "firstname": "Million"}, UpdatedAt: time.Unix(1_700_000_000, 0)})
-	}
-	if off+limit < g.n {
-		p.Next = strconv.Itoa(off + limit)
-	}
-	return p, ctx.Err()
-}
-
 // TestMillionRecordsStream syncs 1,000,000 records in and reports the peak
 // heap, which stays flat because pages stream. It takes minutes: set
 // PATCHBAY_TEST_MILLION=1 to run it.
@@ -181,7 +154,7 @@ func TestMillionRecordsStream(t *testing.T) {
 		n = v
 	}
 	reg := connector.NewRegistry()
-	if err := reg.Register("hubspot", &generated{Connector: hubspot.New(), n: n}); err != nil {
+	if err := reg.Register("hubspot", bench.NewGenerated(n)); err != nil {
 		t.Fatal(err)
 	}
 	e := apptest.Start(t, apptest.Options{Connectors: reg, Catalog: func(c *catalog.Catalog) *catalog.Catalog {

@@ -68,16 +68,20 @@ func runEngine(ctx context.Context, o Options) ([]Row, error) {
 	return rows, nil
 }
 
-// generated is HubSpot without the records: it serves n synthetic contacts
+// Generated is HubSpot without the records: it serves n synthetic contacts
 // page by page and acknowledges writes, holding nothing, so that a run's
 // memory is the engine's alone (a fake holding a million records would
-// dominate the heap).
-type generated struct {
+// dominate the heap). Register it as "hubspot".
+type Generated struct {
 	*hubspot.Connector
 	n int
 }
 
-func (g *generated) List(ctx context.Context, _ connector.Session, req connector.ListRequest) (connector.Page, error) {
+// NewGenerated returns a Generated connector of n contacts.
+func NewGenerated(n int) *Generated { return &Generated{Connector: hubspot.New(), n: n} }
+
+// List serves the page after req.Cursor.
+func (g *Generated) List(ctx context.Context, _ connector.Session, req connector.ListRequest) (connector.Page, error) {
 	off := 0
 	if req.Cursor != "" {
 		off, _ = strconv.Atoi(req.Cursor)
@@ -97,7 +101,8 @@ func (g *generated) List(ctx context.Context, _ connector.Session, req connector
 	return p, ctx.Err()
 }
 
-func (g *generated) Write(ctx context.Context, _ connector.Session, req connector.WriteRequest) ([]connector.WriteResult, error) {
+// Write acknowledges every record as created.
+func (g *Generated) Write(ctx context.Context, _ connector.Session, req connector.WriteRequest) ([]connector.WriteResult, error) {
 	out := make([]connector.WriteResult, len(req.Records))
 	for i := range out {
 		out[i] = connector.WriteResult{Index: i, ID: "w" + strconv.Itoa(i), Created: true}
@@ -112,7 +117,7 @@ func runMemory(ctx context.Context, o Options) ([]Row, error) {
 	if o.Million {
 		n = 1_000_000
 	}
-	gen := &generated{Connector: hubspot.New(), n: n}
+	gen := NewGenerated(n)
 	reg := connector.NewRegistry()
 	if err := reg.Register("hubspot", gen); err != nil {
 		return nil, err
