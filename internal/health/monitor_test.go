@@ -2,109 +2,29 @@ package health_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
-	"patchbay/internal/connector"
-	"patchbay/internal/connector/hubspot"
-	fakehubspot "patchbay/internal/fakes/hubspot"
+	"patchbay/internal/connection/connectiontest"
 	"patchbay/internal/health"
 	"patchbay/internal/jobs"
 	"patchbay/internal/store"
-	"patchbay/internal/vault"
 )
-
-// bundle is a store, a HubSpot fake on a real listener, and a connection
-// service pointed at it.
-type bundle struct {
-	st    *store.Store
-	fake  *fakehubspot.Fake
-	conns *connection.Service
-	vault *vault.Vault
-}
-
-func setup(tb testing.TB) *bundle {
-	tb.Helper()
-	fake := fakehubspot.New(fakehubspot.Options{ClientID: "cid", ClientSecret: "secret"})
-	srv := httptest.NewServer(fake)
-	tb.Cleanup(srv.Close)
-	cat, err := catalog.Load()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, _ := cat.Get("hubspot")
-	cat = cat.WithProvider(p.Rebase(srv.URL))
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	v, err := vault.New(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	reg := connector.NewRegistry()
-	if err := reg.Register("hubspot", hubspot.New()); err != nil {
-		tb.Fatal(err)
-	}
-	st := store.OpenTest(tb, store.SQLite)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	conns := connection.New(connection.Config{Store: st, Vault: v, Catalog: cat, Connectors: reg, Logger: log,
-		Clients: map[string]connection.ClientCredentials{"hubspot": {ID: "cid", Secret: "secret"}}})
-	return &bundle{st: st, fake: fake, conns: conns, vault: v}
-}
-
-// connect stores n connected HubSpot connections, one account each, with
-// tokens the fake issued (as the OAuth callback would have stored them).
-func (b *bundle) connect(tb testing.TB, n int) {
-	tb.Helper()
-	ctx := context.Background()
-	if _, err := b.st.EnsureWorkspace(ctx, "ws", "WS", "standard"); err != nil {
-		tb.Fatal(err)
-	}
-	now := time.Now().UTC()
-	err := b.st.InTx(ctx, func(tx *store.Tx) error {
-		for i := range n {
-			acct := fmt.Sprintf("acct-%05d", i)
-			tok := b.fake.IssueToken(acct)
-			c := &store.Connection{WorkspaceID: "ws", Provider: "hubspot", Status: connection.StatusConnected, AccountID: acct,
-				ScopesRequested: tok.Scopes, ScopesGranted: tok.Scopes, ConnectedAt: now, LastActivityAt: now,
-				ExpiresAt: now.Add(time.Duration(tok.ExpiresIn) * time.Second)}
-			if err := tx.CreateConnection(ctx, c); err != nil {
-				return err
-			}
-			plain, _ := json.Marshal(connector.Credentials{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: c.ExpiresAt})
-			sealed, err := b.vault.Seal(plain, []byte(c.ID))
-			if err != nil {
-				return err
-			}
-			if err := tx.SaveCredential(ctx, c.ID, store.Credential{KeyID: b.vault.CurrentKeyID(), Ciphertext: sealed}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-}
 
 // Due names the connections not probed for an Interval; Probe probes one,
 // stores the outcome and tells Observe; a probe makes the connection not
 // due until an Interval has passed. Sweep probes them all and tallies.
 func TestMonitorDueAndProbe(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.connect(t, 3)
+	b := connectiontest.New(t)
+	b.Connect(t, "acct", 3)
 	ctx := context.Background()
 	observed := make(chan string, 6)
-	m, err := health.New(health.Config{Store: b.st, Conns: b.conns, Interval: time.Hour,
+	m, err := health.New(health.Config{Store: b.Store, Conns: b.Conns, Interval: time.Hour,
 		Observe: func(_ context.Context, c *store.Connection) { observed <- c.ID }})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +41,7 @@ func TestMonitorDueAndProbe(t *testing.T) {
 		if got := <-observed; got != id {
 			t.Fatalf("observed %s after probing %s", got, id)
 		}
-		c, err := b.st.ConnectionByID(ctx, id)
+		c, err := b.Store.ConnectionByID(ctx, id)
 		if err != nil || c.Status != connection.StatusConnected || c.LastCheckedAt.IsZero() {
 			t.Fatalf("after the probe: %+v %v", c, err)
 		}
@@ -141,7 +61,7 @@ func TestMonitorDueAndProbe(t *testing.T) {
 	if got := m.Last(); got.Probed != 3 || got.Green != 3 {
 		t.Fatalf("last sweep %+v", got)
 	}
-	if _, err := health.New(health.Config{Store: b.st}); err == nil {
+	if _, err := health.New(health.Config{Store: b.Store}); err == nil {
 		t.Fatal("a monitor without a connection service was built")
 	}
 }
@@ -157,15 +77,15 @@ func TestMonitorDueAndProbe(t *testing.T) {
 //	go test ./internal/health -run '^$' -bench Sweep10k -benchtime 1x
 func BenchmarkSweep10k(b *testing.B) {
 	const n = 10_000
-	bd := setup(b)
-	bd.connect(b, n)
+	bd := connectiontest.New(b)
+	bd.Connect(b, "acct", n)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	check := func(b *testing.B, d time.Duration) {
 		b.Helper()
 		if d > 5*time.Minute {
 			b.Fatalf("a sweep took %s, longer than the default probe interval", d)
 		}
-		st := bd.fake.Stats()
+		st := bd.Fake.Stats()
 		if st.RateLimited != 0 || st.OverLimit != 0 {
 			b.Fatalf("the fake refused %d requests for its rate limit (%d over limit)", st.RateLimited, st.OverLimit)
 		}
@@ -175,7 +95,7 @@ func BenchmarkSweep10k(b *testing.B) {
 	b.Run("jobs", func(b *testing.B) {
 		var probed atomic.Int64
 		done := make(chan struct{})
-		m, err := health.New(health.Config{Store: bd.st, Conns: bd.conns, Logger: log,
+		m, err := health.New(health.Config{Store: bd.Store, Conns: bd.Conns, Logger: log,
 			Observe: func(_ context.Context, c *store.Connection) {
 				if c.Status == connection.StatusConnected && probed.Add(1) == n {
 					close(done)
@@ -216,7 +136,7 @@ func BenchmarkSweep10k(b *testing.B) {
 		check(b, last)
 	})
 	b.Run("direct", func(b *testing.B) {
-		m, err := health.New(health.Config{Store: bd.st, Conns: bd.conns, Logger: log})
+		m, err := health.New(health.Config{Store: bd.Store, Conns: bd.Conns, Logger: log})
 		if err != nil {
 			b.Fatal(err)
 		}
