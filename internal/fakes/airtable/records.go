@@ -68,7 +68,9 @@ func storeID(recID string) (string, bool) {
 	return n, err == nil
 }
 
-// encode stores field values: strings as they are, other JSON values as JSON.
+// encode stores field values: strings as they are, other JSON values as
+// JSON. A string that would read back as another type ("5550100", "true")
+// is stored as a JSON string, so text stays text.
 func encode(fields map[string]any) map[string]string {
 	out := make(map[string]string, len(fields))
 	for k, v := range fields {
@@ -77,6 +79,10 @@ func encode(fields map[string]any) map[string]string {
 			out[k] = ""
 		case string:
 			out[k] = v
+			if _, text := decodeValue(v).(string); !text || strings.HasPrefix(v, `"`) {
+				b, _ := json.Marshal(v)
+				out[k] = string(b)
+			}
 		default:
 			b, _ := json.Marshal(v)
 			out[k] = string(b)
@@ -88,7 +94,7 @@ func encode(fields map[string]any) map[string]string {
 // decodeValue is the inverse of encode: a stored JSON number, boolean or
 // array comes back typed, anything else as a string.
 func decodeValue(s string) any {
-	if s == "true" || s == "false" || strings.HasPrefix(s, "[") || strings.HasPrefix(s, "{") || s != "" && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
+	if s == "true" || strings.HasPrefix(s, `"`) || s == "false" || strings.HasPrefix(s, "[") || strings.HasPrefix(s, "{") || s != "" && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
 		var v any
 		if json.Unmarshal([]byte(s), &v) == nil {
 			return v
