@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"patchbay/internal/fakes/airtable"
 	"patchbay/internal/fakes/hubspot"
 	"patchbay/internal/fakes/shopify"
 )
@@ -64,4 +65,12 @@ func TestShopifyClient(t *testing.T) {
 	})
 	runNode(t, "shopify.mjs", map[string]string{"FAKE_URL": srv.URL, "TOKEN": f.IssueToken(shop), "SHOP": shop,
 		"API_VERSION": shopify.APIVersion, "OLDEST": shopify.SupportedVersions()[0]})
+}
+
+func TestAirtableClient(t *testing.T) {
+	t.Parallel()
+	f := airtable.New(airtable.Options{BaseRateLimit: 1000}) // the script is faster than 5 a second
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	runNode(t, "airtable.mjs", map[string]string{"FAKE_URL": srv.URL, "TOKEN": f.IssueToken("sdk").AccessToken, "BASE": airtable.BaseID("sdk", 1)})
 }
