@@ -330,7 +330,7 @@ func enrichOnce(ctx context.Context, o Options, limited bool) (Row, error) {
 	if limited {
 		b := boundOf(mustProvider("dataprovider"), syncer.Inbound)
 		b.perRequest = 1 // one lookup a request
-		row.Max, row.Budget = b.perSecond, b.budgetRecordsPerSecond(took)
+		row.Max = b.maxFor(n, row.Requests, took)
 	}
 	if row.Beyond > 0 {
 		return row, fmt.Errorf("%s: the fake refused %d requests for its limit", name, row.Beyond)
