@@ -51,7 +51,7 @@ func TestSharedBudgetAcrossProcesses(t *testing.T) {
 	}
 	for _, workers := range []int{1, 3, 10} {
 		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
-			dsn := store.TestDSN(t, store.Postgres) // skips without PostgreSQL
+			dsn := store.TestDSN(t, store.Postgres)          // skips without PostgreSQL
 			st, err := store.Open(context.Background(), dsn) // migrates once, before the workers start
 			if err != nil {
 				t.Fatal(err)
