@@ -11,18 +11,24 @@ import (
 
 // notices are the fixed messages a redirect may ask a page to show.
 var notices = map[string]string{
-	"connected":     "Connected. The card shows the new connection.",
-	"reconnected":   "Reconnected. Paused syncs resume and a catch-up sync runs.",
-	"tested":        "Test finished: the status below is what the provider answered just now.",
-	"disconnected":  "Disconnected: credentials deleted, syncs paused, tables and history kept. Reconnect to resume.",
-	"sync_started":  "Sync finished. Its run is in the history, with its counts and any errors.",
-	"sync_created":  "Sync saved. Scheduled and realtime syncs start at once; press Sync now to run a manual one.",
-	"sync_paused":   "Sync paused. It runs again when you resume it.",
-	"sync_resumed":  "Sync resumed.",
-	"table_created": "Table created. Add rows, or set up a sync to fill it.",
-	"row_added":     "Row added.",
-	"control":       "The fake now misbehaves as asked. Press Test on its card (or wait for the next probe) to see the status change.",
-	"notes":         "Notes saved.",
+	"connected":          "Connected. The card shows the new connection.",
+	"reconnected":        "Reconnected. Paused syncs resume and a catch-up sync runs.",
+	"tested":             "Test finished: the status below is what the provider answered just now.",
+	"disconnected":       "Disconnected: credentials deleted, syncs paused, tables and history kept. Reconnect to resume.",
+	"sync_started":       "Sync finished. Its run is in the history, with its counts and any errors.",
+	"sync_created":       "Sync saved. Scheduled and realtime syncs start at once; press Sync now to run a manual one.",
+	"sync_paused":        "Sync paused. It runs again when you resume it.",
+	"sync_resumed":       "Sync resumed.",
+	"table_created":      "Table created. Add rows, or set up a sync to fill it.",
+	"row_added":          "Row added.",
+	"control":            "The fake now misbehaves as asked. Press Test on its card (or wait for the next probe) to see the status change.",
+	"notes":              "Notes saved.",
+	"sync_saved":         "Changes saved. The next run uses them; a changed filter or mapping reads everything again from the start.",
+	"sync_deleted":       "Sync deleted. The rows it brought in stay in the table.",
+	"table_deleted":      "Table deleted, with its syncs, action columns and hooks.",
+	"rows_deleted":       "Rows deleted.",
+	"no_rows_ticked":     "Tick the rows to delete first.",
+	"connection_removed": "Connection removed.",
 }
 
 // filters are the status filters of the integrations page, in display order.

@@ -70,6 +70,7 @@ type syncInfo struct {
 	MatchKey            string        `json:"match_key"`
 	Mode                string        `json:"mode"`
 	Schedule            string        `json:"schedule"`
+	MaxRecords          int           `json:"max_records"`
 	Paused              bool          `json:"paused"`
 	PauseReason         string        `json:"pause_reason"`
 	WaitingForReconnect bool          `json:"waiting_for_reconnect"`

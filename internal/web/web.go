@@ -133,6 +133,15 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	page("POST /syncs/{id}/preview", h.preview)
 	page("POST /syncs/{id}/pause", h.setSyncPaused(true))
 	page("POST /syncs/{id}/resume", h.setSyncPaused(false))
+	page("GET /syncs/{id}/edit", h.editSync)
+	page("POST /syncs/{id}/edit", h.saveSync)
+	page("GET /syncs/{id}/delete", h.deleteSyncPage)
+	page("POST /syncs/{id}/delete", h.deleteSync)
+	page("GET /tables/{id}/delete", h.deleteTablePage)
+	page("POST /tables/{id}/delete", h.deleteTable)
+	page("POST /tables/{id}/rows/delete", h.deleteRows)
+	page("GET /connections/{id}/remove", h.removeConnectionPage)
+	page("POST /connections/{id}/remove", h.removeConnection)
 	page("POST /demo/fakes/{provider}/{action}", h.fakeControl)
 }
 
@@ -222,12 +231,7 @@ var funcs = template.FuncMap{
 	},
 	"initials": initials,
 	"hue":      hue,
-	"plural": func(n int, one, many string) string {
-		if n == 1 {
-			return fmt.Sprintf("%d %s", n, one)
-		}
-		return fmt.Sprintf("%d %s", n, many)
-	},
+	"plural":   plural,
 }
 
 // initials are the letters of a provider's logo placeholder: "HubSpot" → "HS",
