@@ -61,4 +61,3 @@ func TestRemovingAConnectionInUseNamesItsSyncs(t *testing.T) {
 		t.Errorf("max records after the edit: %d", got.MaxRecords)
 	}
 }
-
