@@ -29,6 +29,10 @@ var notices = map[string]string{
 	"rows_deleted":       "Rows deleted.",
 	"no_rows_ticked":     "Tick the rows to delete first.",
 	"connection_removed": "Connection removed.",
+	"action_created":     "Action column added. Its cells fill in as the lookups answer; the page shows them as they do.",
+	"action_saved":       "Action column saved. Every row is looked up again; cached answers cost no lookup.",
+	"action_queued":      "Lookups queued. The cells fill in as the providers answer.",
+	"action_deleted":     "Action column deleted. The values it wrote stay.",
 }
 
 // filters are the status filters of the integrations page, in display order.

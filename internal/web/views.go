@@ -35,6 +35,7 @@ type integration struct {
 	Objects       []string      `json:"objects"`
 	ObjectDetails []objectInfo  `json:"object_details"`
 	ConfigFields  []configField `json:"config_fields"`
+	Lookups       []lookupInfo  `json:"lookups"`
 	Docs          string        `json:"docs"`
 	Available     bool          `json:"available"`
 	Connections   []*conn       `json:"connections"`

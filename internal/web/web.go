@@ -140,6 +140,13 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	page("GET /tables/{id}/delete", h.deleteTablePage)
 	page("POST /tables/{id}/delete", h.deleteTable)
 	page("POST /tables/{id}/rows/delete", h.deleteRows)
+	page("GET /tables/{id}/columns/new", h.newActionColumn)
+	page("POST /tables/{id}/columns", h.createActionColumn)
+	page("GET /tables/{id}/columns/{col}/edit", h.editActionColumn)
+	page("POST /tables/{id}/columns/{col}/edit", h.saveActionColumn)
+	page("POST /tables/{id}/columns/{col}/run", h.rerunActionColumn)
+	page("GET /tables/{id}/columns/{col}/delete", h.deleteActionColumnPage)
+	page("POST /tables/{id}/columns/{col}/delete", h.deleteActionColumn)
 	page("GET /connections/{id}/remove", h.removeConnectionPage)
 	page("POST /connections/{id}/remove", h.removeConnection)
 	page("POST /demo/fakes/{provider}/{action}", h.fakeControl)
@@ -232,6 +239,7 @@ var funcs = template.FuncMap{
 	"initials": initials,
 	"hue":      hue,
 	"plural":   plural,
+	"list3":    func(a, b, c string) []string { return []string{a, b, c} },
 }
 
 // initials are the letters of a provider's logo placeholder: "HubSpot" → "HS",
