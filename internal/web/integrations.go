@@ -33,6 +33,7 @@ var notices = map[string]string{
 	"action_saved":       "Action column saved. Every row is looked up again; cached answers cost no lookup.",
 	"action_queued":      "Lookups queued. The cells fill in as the providers answer.",
 	"action_deleted":     "Action column deleted. The values it wrote stay.",
+	"hook_revoked":       "URL revoked: posts to it are refused from now on.",
 }
 
 // filters are the status filters of the integrations page, in display order.
