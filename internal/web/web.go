@@ -147,6 +147,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	page("POST /tables/{id}/columns/{col}/run", h.rerunActionColumn)
 	page("GET /tables/{id}/columns/{col}/delete", h.deleteActionColumnPage)
 	page("POST /tables/{id}/columns/{col}/delete", h.deleteActionColumn)
+	page("GET /plan", h.planPage)
+	page("POST /plan", h.changePlan)
 	page("GET /tables/{id}/hooks", h.hooksPage)
 	page("POST /tables/{id}/hooks", h.createHook)
 	page("GET /tables/{id}/hooks/{hook}/revoke", h.revokeHookPage)
