@@ -206,3 +206,99 @@ func TestShopifyRealtime(t *testing.T) {
 		t.Fatalf("%d subscription rows left after disconnect", n)
 	}
 }
+
+// deliveryCounts sums a connection's subscription counters.
+func deliveryCounts(rt realtimeJSON) (delivered, dups, refused int64) {
+	for _, s := range rt.Subscriptions {
+		delivered += s.Deliveries
+		dups += s.Duplicates
+		refused += s.Refused
+	}
+	return
+}
+
+func TestMailchimpRealtime(t *testing.T) {
+	t.Parallel()
+	e := realtimeEnv(t)
+	premium(e)
+	fake := mailchimpFake(e)
+	const acct = "acct-demo"
+	list := fake.Audiences(acct)[0].ID
+	conn := e.ConnectOAuth("mailchimp", acct, nil)
+	tbl := createTable(e, "email", "first")
+	y := createSync(e, map[string]any{"direction": "inbound", "connection_id": conn, "table_id": tbl, "object": "members",
+		"mapping": []map[string]string{{"source": "email_address", "target": "email"}, {"source": "FNAME", "target": "first"}}, "schedule": "realtime"})
+
+	// Subscribe: a list webhook on the audience, at a URL Mailchimp checked with a GET.
+	waitFor(t, "the list webhook", func() bool {
+		subs := subscriptions(t, e, conn)
+		if len(subs) > 0 && strings.Contains(subs[0].Reason, "refused") {
+			t.Fatalf("subscription degraded: %s", subs[0].Reason)
+		}
+		return len(fake.ListWebhooks(acct)) == 1
+	})
+	hook := fake.ListWebhooks(acct)[0]
+	if hook.ListID != list || !strings.HasPrefix(hook.URL, e.URL+"/webhooks/realtime/") || !hook.Events["subscribe"] || !hook.Events["profile"] || !hook.Events["upemail"] {
+		t.Fatalf("webhook %+v", hook)
+	}
+	waitRun(t, e, y, func(r *store.Run) bool { return r.Status == "succeeded" })
+
+	// Deliver: a new member arrives by webhook (form-encoded, unsigned).
+	fake.SeedMembers(acct, list, []map[string]any{{"email_address": "new@list.com", "status": "subscribed", "FNAME": "Nia"}})
+	waitRun(t, e, y, func(r *store.Run) bool { return r.Trigger == "webhook" && r.Created == 1 })
+	if rt := connRealtime(e, conn); rt.State != "on" {
+		t.Fatalf("realtime %+v", rt)
+	}
+
+	// Verify: the URL's token is the secret; the body must be an event, recent.
+	form := func(at time.Time) []byte {
+		return []byte("type=profile&fired_at=" + strings.ReplaceAll(at.UTC().Format("2006-01-02 15:04:05"), " ", "+") +
+			"&data%5Bemail%5D=new%40list.com&data%5Blist_id%5D=" + list)
+	}
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	wrong := hook.URL[:strings.LastIndex(hook.URL, "/")+1] + "guess"
+	if st := post(t, wrong, h, form(time.Now())); st != http.StatusUnauthorized {
+		t.Fatalf("wrong URL secret: %d", st)
+	}
+	if st := post(t, hook.URL, h, []byte("hello=world")); st != http.StatusUnauthorized {
+		t.Fatalf("not an event: %d", st)
+	}
+	if st := post(t, hook.URL, h, form(time.Now().Add(-48*time.Hour))); st != http.StatusUnauthorized {
+		t.Fatalf("replay: %d", st)
+	}
+	d0, dup0, _ := deliveryCounts(connRealtime(e, conn))
+	body := form(time.Now())
+	for range 3 {
+		if st := post(t, hook.URL, h, body); st != http.StatusOK {
+			t.Fatalf("delivery: %d", st)
+		}
+	}
+	d1, dup1, refused := deliveryCounts(connRealtime(e, conn))
+	if d1-d0 != 1 || dup1-dup0 != 2 || refused != 3 {
+		t.Fatalf("deliveries +%d, duplicates +%d, refused %d", d1-d0, dup1-dup0, refused)
+	}
+	if resp, err := http.Get(hook.URL); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("Mailchimp's URL check: %v %v", resp, err)
+	}
+
+	// Deliveries stop (the webhook was deleted in Mailchimp): the poll brings
+	// the member; the check makes a new webhook.
+	fake.DropWebhooks(acct)
+	fake.SeedMembers(acct, list, []map[string]any{{"email_address": "quiet@list.com", "status": "subscribed", "FNAME": "Quinn"}})
+	pollNow(t, e, y)
+	waitRun(t, e, y, func(r *store.Run) bool { return r.Trigger == "schedule" && r.Created == 1 })
+	if err := e.App.Conns.ReconcileRealtime(context.Background(), conn); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.ListWebhooks(acct)); n != 1 {
+		t.Fatalf("%d webhooks after the check", n)
+	}
+	fake.SeedMembers(acct, list, []map[string]any{{"email_address": "back@list.com", "status": "subscribed", "FNAME": "Bea"}})
+	waitFor(t, "the third member", func() bool { return len(allRows(e, tbl, "")) == 3 })
+
+	// Disconnect removes the webhook.
+	e.MustDo(http.StatusOK, "POST", "/connections/"+conn+"/disconnect", nil, nil)
+	if n := len(fake.ListWebhooks(acct)); n != 0 {
+		t.Fatalf("%d webhooks left after disconnect", n)
+	}
+}

@@ -135,11 +135,16 @@ func (s *Service) subscribe(ctx context.Context, sub connector.Subscriber, sess 
 	}
 	token := randomToken()
 	r.TokenHash = hashToken(token)
+	// Saved first: a provider may call the URL before it answers (Mailchimp).
+	r.ExternalID, r.Secret = "", nil
+	r.Status, r.Reason, r.CheckedAt = store.SubscriptionDegraded, "subscribing at the provider", s.cfg.Now()
+	if err := s.cfg.Store.SaveSubscription(ctx, r); err != nil {
+		return err
+	}
 	got, err := sub.Subscribe(ctx, sess, connector.SubscribeRequest{Object: r.Object, CallbackURL: base + RealtimePath + r.ID + "/" + token})
 	now := s.cfg.Now()
 	r.CheckedAt = now
 	if err != nil {
-		r.ExternalID, r.Secret = "", nil
 		r.Status, r.Reason = store.SubscriptionDegraded, "the provider refused the subscription: "+err.Error()
 		if serr := s.cfg.Store.SaveSubscription(ctx, r); serr != nil {
 			return serr
