@@ -574,6 +574,8 @@ func (s *Service) Disconnect(ctx context.Context, ws *store.Workspace, id, actor
 	p, _ := s.cfg.Catalog.Get(c.Provider)
 	revoked := "no credentials held"
 	if creds, err := s.loadCreds(ctx, c.ID); err == nil && p != nil {
+		// Change subscriptions go first: they need the grant.
+		s.unsubscribeAll(ctx, p, c, creds)
 		revoked = s.revokeCreds(ctx, p, c, creds)
 	}
 	err = s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
