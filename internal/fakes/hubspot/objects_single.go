@@ -4,7 +4,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strings"
 
 	"patchbay/internal/fakes/fakekit"
 )
@@ -19,7 +18,11 @@ func findByID(tx *fakekit.Tx, id, idProp string) (fakekit.Record, bool) {
 	if idProp == "" || idProp == "hs_object_id" {
 		return tx.Get(id)
 	}
-	return tx.Find(func(r fakekit.Record) bool { return strings.EqualFold(r.Fields[idProp], id) })
+	owner, ok := tx.Lookup(idProp, id)
+	if !ok {
+		return fakekit.Record{}, false
+	}
+	return tx.Get(owner)
 }
 
 // updateOne is PATCH /crm/v3/objects/{object}/{id}: the given properties are
@@ -49,8 +52,9 @@ func (f *Fake) updateOne(w http.ResponseWriter, r *http.Request, c fakekit.Call,
 			err = notFound(def, []string{id})
 			return nil
 		}
-		for name, byValue := range uniqueIndex(tx, def) {
-			if owner, taken := byValue[strings.ToLower(fields[name])]; taken && fields[name] != "" && owner != cur.ID {
+		idx := newUniqueIndex(tx, def)
+		for _, name := range idx.names {
+			if owner, taken := idx.holder(name, fields[name]); taken && owner != cur.ID {
 				err = conflict(def, owner)
 				return nil
 			}
