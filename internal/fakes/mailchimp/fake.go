@@ -127,6 +127,7 @@ func (f *Fake) routes() {
 		})
 	}
 	api("GET /{$}", f.root)
+	api("GET /ping", f.ping)
 	api("GET /lists", f.lists)
 	api("GET /lists/{list}", f.getList)
 	api("GET /lists/{list}/members", f.members)
