@@ -1,0 +1,81 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"patchbay/internal/app/apptest"
+)
+
+// connectMailchimpKey connects the mailchimp_key entry for a fresh account
+// of the fake and returns the connection id and the account's audience.
+func connectMailchimpKey(t *testing.T, e *apptest.Env, account string) (conn, list string) {
+	t.Helper()
+	mc := mailchimpFake(e)
+	var out struct {
+		Connection apptest.Connection `json:"connection"`
+	}
+	list = mc.AddAudience(account, "Newsletter")
+	e.MustDo(http.StatusCreated, "POST", "/connections", map[string]any{"provider": "mailchimp_key", "api_key": mc.NewAPIKey(account)}, &out)
+	return out.Connection.ID, list
+}
+
+// TestMailchimpOutboundUpdatesExistingMembers pulls members in, edits them
+// and pushes them back: the updates must reach Mailchimp though the e-mail
+// (unchanged) is not sent, a new member counts as created, and the dry run
+// announces what the run then does. Both the direct calls (few rows) and the
+// batch operations (more than ten) are tried.
+func TestMailchimpOutboundUpdatesExistingMembers(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{2, 14} {
+		t.Run(fmt.Sprint(n, " members"), func(t *testing.T) {
+			t.Parallel()
+			e := apptest.Start(t, apptest.Options{})
+			mc := mailchimpFake(e)
+			account := fmt.Sprintf("acct-mc-%d", n)
+			conn, list := connectMailchimpKey(t, e, account)
+			members := make([]map[string]any, n)
+			for i := range members {
+				members[i] = map[string]any{"email_address": fmt.Sprintf("m%02d@x.com", i), "status": "subscribed", "FNAME": "Old"}
+			}
+			mc.SeedMembers(account, list, members)
+			tbl := createTable(e, "email", "first")
+			mapping := []map[string]string{{"source": "email", "target": "email_address"}, {"source": "first", "target": "FNAME"}}
+			inMapping := []map[string]string{{"source": "email_address", "target": "email"}, {"source": "FNAME", "target": "first"}}
+			in := createSync(e, map[string]any{"direction": "inbound", "connection_id": conn, "table_id": tbl, "object": "members", "mapping": inMapping})
+			if r := runSync(e, in, nil); r.Status != "succeeded" || r.Created != n {
+				t.Fatalf("inbound %+v", r)
+			}
+			for _, row := range allRows(e, tbl, "") {
+				e.MustDo(http.StatusOK, "PATCH", "/tables/"+tbl+"/rows/"+row.ID, map[string]any{"values": map[string]any{"first": "New"}}, nil)
+			}
+			e.MustDo(http.StatusCreated, "POST", "/tables/"+tbl+"/rows", map[string]any{"rows": []any{
+				map[string]any{"values": map[string]any{"email": "fresh@x.com", "first": "Fresh"}},
+			}}, nil)
+			out := createSync(e, map[string]any{"direction": "outbound", "connection_id": conn, "table_id": tbl, "object": "members",
+				"match_key": "email_address", "mapping": mapping})
+			dry := runSync(e, out, map[string]any{"dry_run": true})
+			if dry.Updated != n || dry.Created != 1 || dry.Failed != 0 {
+				t.Fatalf("dry run %+v", dry)
+			}
+			r := runSync(e, out, nil)
+			if r.Status != "succeeded" || r.Updated != dry.Updated || r.Created != dry.Created || r.Failed != 0 {
+				t.Fatalf("push %+v, after the dry run %+v", r, dry)
+			}
+			var held []map[string]any
+			for _, m := range mc.Members(account, list) {
+				held = append(held, map[string]any{"email": m.Fields["email_address"], "first": m.Fields["FNAME"]})
+				if want := map[bool]string{true: "Fresh", false: "New"}[m.Fields["email_address"] == "fresh@x.com"]; m.Fields["FNAME"] != want {
+					t.Errorf("Mailchimp holds %s with FNAME %q, want %q", m.Fields["email_address"], m.Fields["FNAME"], want)
+				}
+			}
+			if len(held) != n+1 {
+				t.Fatalf("Mailchimp holds %d members, want %d: %v", len(held), n+1, held)
+			}
+			if r := runSync(e, out, nil); r.Unchanged != n+1 || r.Created+r.Updated+r.Failed != 0 {
+				t.Fatalf("second push %+v", r)
+			}
+		})
+	}
+}
