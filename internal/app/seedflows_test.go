@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"patchbay/internal/app/apptest"
@@ -77,5 +78,71 @@ func TestMailchimpOutboundUpdatesExistingMembers(t *testing.T) {
 				t.Fatalf("second push %+v", r)
 			}
 		})
+	}
+}
+
+// TestPatchSyncSavesOrRefuses moves a sync to another connection of the
+// same provider (history kept, the next run reads the new account) and
+// refuses, with 422, the edits it cannot make: another provider, another
+// table, a schedule beyond reason.
+func TestPatchSyncSavesOrRefuses(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	a := e.ConnectOAuth("hubspot", "acct-move-a", nil, contactScopes...)
+	b := e.ConnectOAuth("hubspot", "acct-move-b", nil, contactScopes...)
+	seedContacts(t, e, "acct-move-a", 1, func(int) map[string]any { return map[string]any{"email": "a@x.com"} })
+	seedContacts(t, e, "acct-move-b", 2, func(i int) map[string]any { return map[string]any{"email": fmt.Sprintf("b%d@x.com", i)} })
+	mcConn, _ := connectMailchimpKey(t, e, "acct-move-mc")
+	tbl := createTable(e, "email")
+	id := createSync(e, map[string]any{"direction": "inbound", "connection_id": a, "table_id": tbl, "object": "contacts",
+		"mapping": []map[string]string{{"source": "email", "target": "email"}}})
+	if r := runSync(e, id, nil); r.Created != 1 {
+		t.Fatalf("first run %+v", r)
+	}
+	var y struct {
+		ConnectionID string `json:"connection_id"`
+		TableID      string `json:"table_id"`
+		Schedule     string `json:"schedule"`
+	}
+	e.MustDo(http.StatusOK, "PATCH", "/syncs/"+id, map[string]any{"connection_id": b}, &y)
+	if y.ConnectionID != b {
+		t.Fatalf("PATCH answered connection %s, want %s", y.ConnectionID, b)
+	}
+	e.MustDo(http.StatusOK, "GET", "/syncs/"+id, nil, &y)
+	if y.ConnectionID != b {
+		t.Fatalf("the move was not saved: connection %s, want %s", y.ConnectionID, b)
+	}
+	if r := runSync(e, id, nil); r.Read != 2 || r.Created != 2 {
+		t.Fatalf("run after the move %+v (want the two contacts of the new portal)", r)
+	}
+	var runs struct {
+		Runs []runJSON `json:"runs"`
+	}
+	e.MustDo(http.StatusOK, "GET", "/syncs/"+id+"/runs", nil, &runs)
+	if len(runs.Runs) != 2 {
+		t.Fatalf("history after the move has %d runs, want 2", len(runs.Runs))
+	}
+	other := createTable(e, "email")
+	for _, c := range []struct {
+		name, field string
+		body        map[string]any
+	}{
+		{"another provider", "connection_id", map[string]any{"connection_id": mcConn}},
+		{"unknown connection", "connection_id", map[string]any{"connection_id": "con_nope"}},
+		{"another table", "table_id", map[string]any{"table_id": other}},
+		{"schedule beyond reason", "schedule", map[string]any{"schedule": "every:99999999m"}},
+	} {
+		st, body := e.Do("PATCH", "/syncs/"+id, c.body, nil)
+		if st != http.StatusUnprocessableEntity || !strings.Contains(body, `"field":"`+c.field+`"`) {
+			t.Errorf("%s: %d %s, want 422 naming %s", c.name, st, body, c.field)
+		}
+	}
+	e.MustDo(http.StatusOK, "GET", "/syncs/"+id, nil, &y)
+	if y.ConnectionID != b || y.TableID != tbl || y.Schedule != "manual" {
+		t.Fatalf("a refused PATCH changed the sync: %+v", y)
+	}
+	if st, body := e.Do("POST", "/syncs", map[string]any{"direction": "inbound", "connection_id": a, "table_id": tbl, "object": "contacts",
+		"schedule": "every:99999999m", "mapping": []map[string]string{{"source": "email", "target": "email"}}}, nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("create with every:99999999m: %d %s", st, body)
 	}
 }
