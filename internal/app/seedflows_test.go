@@ -146,3 +146,40 @@ func TestPatchSyncSavesOrRefuses(t *testing.T) {
 		t.Errorf("create with every:99999999m: %d %s", st, body)
 	}
 }
+
+// TestBridgeUpsertMatchesAnyRow posts to a hook matching by email a record
+// whose e-mail a row pulled in by a sync already holds: that row is updated,
+// no twin is made.
+func TestBridgeUpsertMatchesAnyRow(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	conn := e.ConnectOAuth("hubspot", "acct-bridge", nil, contactScopes...)
+	seedContacts(t, e, "acct-bridge", 1, func(int) map[string]any { return map[string]any{"email": "ann@x.com", "firstname": "Ann"} })
+	tbl := createTable(e, "email", "first", "phone")
+	in := createSync(e, map[string]any{"direction": "inbound", "connection_id": conn, "table_id": tbl, "object": "contacts",
+		"mapping": []map[string]string{{"source": "email", "target": "email"}, {"source": "firstname", "target": "first"}}})
+	if r := runSync(e, in, nil); r.Created != 1 {
+		t.Fatalf("inbound %+v", r)
+	}
+	var hook struct {
+		URL string `json:"url"`
+	}
+	e.MustDo(http.StatusCreated, "POST", "/tables/"+tbl+"/hooks", map[string]any{"match_column": "email"}, &hook)
+	resp, err := e.HTTP.Post(hook.URL, "application/json", strings.NewReader(`{"email":"ann@x.com","phone":"+1 555 0100"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Created int `json:"created"`
+		Updated int `json:"updated"`
+	}
+	err = jsonDecode(resp, &res)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode >= 300 || res.Created != 0 || res.Updated != 1 {
+		t.Fatalf("hook post: %d %+v %v", resp.StatusCode, res, err)
+	}
+	rows := allRows(e, tbl, "")
+	if len(rows) != 1 || rows[0].Values["phone"] != "+1 555 0100" || rows[0].Values["first"] != "Ann" {
+		t.Fatalf("rows after the hook: %+v", rows)
+	}
+}
