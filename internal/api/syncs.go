@@ -89,7 +89,8 @@ func (h *Handler) createSync(w http.ResponseWriter, r *http.Request, pr *Princip
 		return
 	}
 	h.dueNow(r, y)
-	writeJSON(w, http.StatusCreated, viewSync(y))
+	h.saved(r, y)
+	writeJSON(w, http.StatusCreated, h.viewSyncOf(r.Context(), y))
 }
 
 func (h *Handler) listSyncs(w http.ResponseWriter, r *http.Request, pr *Principal) {
@@ -113,7 +114,7 @@ func (h *Handler) writeSyncs(w http.ResponseWriter, r *http.Request, ys []*store
 	}
 	out := []syncView{}
 	for _, y := range ys {
-		out = append(out, viewSync(y))
+		out = append(out, h.viewSyncOf(r.Context(), y))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"syncs": out})
 }
@@ -124,7 +125,7 @@ func (h *Handler) getSync(w http.ResponseWriter, r *http.Request, pr *Principal)
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewSync(y))
+	writeJSON(w, http.StatusOK, h.viewSyncOf(r.Context(), y))
 }
 
 // patchSync edits a sync. paused:true pauses it as the user's decision
@@ -173,7 +174,8 @@ func (h *Handler) patchSync(w http.ResponseWriter, r *http.Request, pr *Principa
 		return
 	}
 	h.dueNow(r, y)
-	writeJSON(w, http.StatusOK, viewSync(y))
+	h.saved(r, y)
+	writeJSON(w, http.StatusOK, h.viewSyncOf(r.Context(), y))
 }
 
 // checkMove refuses the edits a sync cannot take, rather than answer 200
