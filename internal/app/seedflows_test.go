@@ -183,3 +183,21 @@ func TestBridgeUpsertMatchesAnyRow(t *testing.T) {
 		t.Fatalf("rows after the hook: %+v", rows)
 	}
 }
+
+// TestShopifyStoreURLIsNormalised connects a store given as the address
+// bar shows it: the URL is reduced to the store's domain, not refused.
+func TestShopifyStoreURLIsNormalised(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	premium(e)
+	var out struct {
+		Connection struct {
+			Config map[string]string `json:"config"`
+		} `json:"connection"`
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	e.MustDo(http.StatusCreated, "POST", "/connections", map[string]any{"provider": "shopify", "config": map[string]string{"shop": " https://Acme.myshopify.com/admin "}}, &out)
+	if out.Connection.Config["shop"] != store1 || out.AuthorizeURL == "" {
+		t.Fatalf("shop stored as %q, authorize URL %q", out.Connection.Config["shop"], out.AuthorizeURL)
+	}
+}
