@@ -133,6 +133,8 @@ func (f *Fake) routes() {
 	api("GET /lists/{list}/members", f.members)
 	api("GET /lists/{list}/members/{hash}", f.getMember)
 	api("PUT /lists/{list}/members/{hash}", f.putMember)
+	api("POST /lists/{list}/members", f.addMember)
+	api("PATCH /lists/{list}/members/{hash}", f.patchMember)
 	api("POST /lists/{list}/members/{hash}/tags", f.memberTags)
 	api("GET /lists/{list}/merge-fields", f.mergeFields)
 	api("GET /lists/{list}/tag-search", f.tagSearch)
