@@ -121,6 +121,7 @@ func (f *Fake) routes() {
 	// and do not count as connections).
 	api := func(pattern string, h func(http.ResponseWriter, *http.Request, fakekit.Call)) {
 		method, path, _ := strings.Cut(pattern, " ")
+		h = partial(h)
 		f.mux.Handle(method+" /3.0"+path, f.guard(h))
 		f.inner.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			h(w, r, r.Context().Value(callKey{}).(fakekit.Call))
@@ -136,6 +137,8 @@ func (f *Fake) routes() {
 	api("POST /lists/{list}/members", f.addMember)
 	api("PATCH /lists/{list}/members/{hash}", f.patchMember)
 	api("POST /lists/{list}/members/{hash}/tags", f.memberTags)
+	api("POST /lists/{list}", f.batchSubscribe)
+	api("GET /search-members", f.searchMembers)
 	api("GET /lists/{list}/merge-fields", f.mergeFields)
 	api("GET /lists/{list}/tag-search", f.tagSearch)
 	api("POST /batches", f.createBatch)

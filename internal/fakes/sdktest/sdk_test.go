@@ -15,6 +15,7 @@ import (
 
 	"patchbay/internal/fakes/airtable"
 	"patchbay/internal/fakes/hubspot"
+	"patchbay/internal/fakes/mailchimp"
 	"patchbay/internal/fakes/shopify"
 )
 
@@ -73,4 +74,14 @@ func TestAirtableClient(t *testing.T) {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	runNode(t, "airtable.mjs", map[string]string{"FAKE_URL": srv.URL, "TOKEN": f.IssueToken("sdk").AccessToken, "BASE": airtable.BaseID("sdk", 1)})
+}
+
+func TestMailchimpClient(t *testing.T) {
+	t.Parallel()
+	f := mailchimp.New(mailchimp.Options{DefaultAccount: "sdk"})
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	list := f.Audiences("sdk")[0].ID
+	f.SeedMembers("sdk", list, []map[string]any{{"email_address": "seeded@example.com", "status": "subscribed", "FNAME": "Seed"}})
+	runNode(t, "mailchimp.mjs", map[string]string{"FAKE_URL": srv.URL, "API_KEY": f.NewAPIKey("sdk"), "SERVER": mailchimp.DataCenter("sdk"), "LIST": list})
 }
