@@ -29,6 +29,10 @@ func (f *Fake) query(w http.ResponseWriter, r *http.Request, c fakekit.Call) {
 	}
 	cur := &cursor{account: c.Account, def: q.def, fields: q.fields, batch: batchSize(r), used: f.kit.Now()}
 	cur.ids = q.run(f.kit.Records(c.Account, q.def.name).All())
+	if q.count {
+		fakekit.WriteJSON(w, http.StatusOK, map[string]any{"totalSize": len(cur.ids), "done": true, "records": []any{}})
+		return
+	}
 	f.page(w, r, cur, 0)
 }
 

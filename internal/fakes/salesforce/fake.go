@@ -126,6 +126,10 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("POST /services/data/{version}/composite/sobjects", f.rest(f.create))
 	f.mux.HandleFunc("PATCH /services/data/{version}/composite/sobjects", f.rest(f.update))
 	f.mux.HandleFunc("PATCH /services/data/{version}/composite/sobjects/{object}/{field}", f.rest(f.upsert))
+	f.mux.HandleFunc("POST /services/data/{version}/sobjects/{object}", f.rest(f.createRecord))
+	f.mux.HandleFunc("GET /services/data/{version}/sobjects/{object}/{id}", f.rest(f.getRecord))
+	f.mux.HandleFunc("PATCH /services/data/{version}/sobjects/{object}/{id}", f.rest(f.updateRecord))
+	f.mux.HandleFunc("DELETE /services/data/{version}/sobjects/{object}/{id}", f.rest(f.deleteRecord))
 	f.mux.HandleFunc("/services/data/", f.rest(func(w http.ResponseWriter, _ *http.Request, _ fakekit.Call) {
 		writeErrors(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
 	}))

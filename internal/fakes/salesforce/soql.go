@@ -12,19 +12,46 @@ import (
 	"patchbay/internal/fakes/fakekit"
 )
 
-// The SOQL the fake understands: SELECT fields FROM object [WHERE conditions
-// joined by AND] [ORDER BY field [ASC|DESC], …] [LIMIT n], where a condition
-// is `field op literal` (=, !=, <, <=, >, >=, LIKE) or `field IN (literal, …)`
-// and literals are 'strings', numbers, datetimes, dates, true, false, null.
+// The SOQL the fake understands: SELECT fields|COUNT() FROM object [WHERE
+// conditions] [ORDER BY field [ASC|DESC], …] [LIMIT n], where conditions
+// are joined by AND, OR and NOT with parentheses, a condition is `field op
+// literal` (=, !=, <, <=, >, >=, LIKE) or `field [NOT] IN (literal, …)` and
+// literals are 'strings', numbers, datetimes, dates, true, false, null.
+// As in SOQL, AND and OR may not be mixed at one level without parentheses.
 // Anything else is refused with MALFORMED_QUERY, as a real org refuses SOQL
 // it cannot parse.
 type query struct {
 	def    *objectDef
 	fields []field
-	where  []condition
+	count  bool // SELECT COUNT(): only totalSize is answered
+	where  expr // nil: every record
 	order  []orderBy
 	limit  int // 0: none
 }
+
+// expr is a WHERE clause or a part of one.
+type expr interface {
+	match(def *objectDef, r fakekit.Record) bool
+}
+
+// logical is conditions joined by AND (or, when or is set, by OR).
+type logical struct {
+	or    bool
+	terms []expr
+}
+
+func (l logical) match(def *objectDef, r fakekit.Record) bool {
+	for _, t := range l.terms {
+		if t.match(def, r) == l.or {
+			return l.or
+		}
+	}
+	return !l.or
+}
+
+type not struct{ e expr }
+
+func (n not) match(def *objectDef, r fakekit.Record) bool { return !n.e.match(def, r) }
 
 type condition struct {
 	f    field
@@ -94,7 +121,12 @@ func parseQuery(soql string) (*query, error) {
 		return nil, malformed("a query starts with SELECT")
 	}
 	var names []string
-	for {
+	count := false
+	if strings.EqualFold(p.peek(), "COUNT") && p.pos+2 < len(p.toks) && p.toks[p.pos+1] == "(" && p.toks[p.pos+2] == ")" {
+		p.pos += 3
+		count = true
+	}
+	for !count {
 		name := p.next()
 		if name == "" || strings.EqualFold(name, "FROM") {
 			return nil, malformed("expected a field name after SELECT or a comma")
@@ -113,7 +145,7 @@ func parseQuery(soql string) (*query, error) {
 	if !ok {
 		return nil, &queryError{"INVALID_TYPE", fmt.Sprintf("sObject type '%s' is not supported.", objName)}
 	}
-	q := &query{def: def}
+	q := &query{def: def, count: count}
 	fieldOf := func(name string) (field, error) {
 		f, ok := def.field(name)
 		if !ok {
@@ -129,43 +161,11 @@ func parseQuery(soql string) (*query, error) {
 		q.fields = append(q.fields, f)
 	}
 	if p.keyword("WHERE") {
-		for {
-			f, err := fieldOf(p.next())
-			if err != nil {
-				return nil, err
-			}
-			c := condition{f: f, op: strings.ToUpper(p.next())}
-			switch c.op {
-			case "=", "!=", "<", "<=", ">", ">=", "LIKE":
-				v, err := literal(p.next())
-				if err != nil {
-					return nil, err
-				}
-				c.vals = []string{v}
-			case "IN":
-				if p.next() != "(" {
-					return nil, malformed("IN takes a parenthesised list")
-				}
-				for {
-					v, err := literal(p.next())
-					if err != nil {
-						return nil, err
-					}
-					c.vals = append(c.vals, v)
-					if t := p.next(); t == ")" {
-						break
-					} else if t != "," {
-						return nil, malformed("expected , or ) in an IN list")
-					}
-				}
-			default:
-				return nil, malformed("unsupported operator %q", c.op)
-			}
-			q.where = append(q.where, c)
-			if !p.keyword("AND") {
-				break
-			}
+		w, err := p.conditions(fieldOf)
+		if err != nil {
+			return nil, err
 		}
+		q.where = w
 	}
 	if p.keyword("ORDER") {
 		if !p.keyword("BY") {
@@ -200,6 +200,96 @@ func parseQuery(soql string) (*query, error) {
 		return nil, malformed("unexpected token '%s'", p.peek())
 	}
 	return q, nil
+}
+
+// conditions parses a WHERE clause up to ORDER BY, LIMIT, ")" or the end:
+// terms joined by one of AND or OR, as SOQL refuses `a AND b OR c`.
+func (p *parser) conditions(fieldOf func(string) (field, error)) (expr, error) {
+	first, err := p.term(fieldOf)
+	if err != nil {
+		return nil, err
+	}
+	l := logical{terms: []expr{first}}
+	for op := ""; ; {
+		t := strings.ToUpper(p.peek())
+		if t != "AND" && t != "OR" {
+			break
+		}
+		if op != "" && t != op {
+			return nil, malformed("unexpected token: %s (AND and OR are combined with parentheses)", p.peek())
+		}
+		op = t
+		p.next()
+		e, err := p.term(fieldOf)
+		if err != nil {
+			return nil, err
+		}
+		l.or = op == "OR"
+		l.terms = append(l.terms, e)
+	}
+	if len(l.terms) == 1 {
+		return first, nil
+	}
+	return l, nil
+}
+
+// term is NOT term, a parenthesised clause or one condition.
+func (p *parser) term(fieldOf func(string) (field, error)) (expr, error) {
+	if p.keyword("NOT") {
+		e, err := p.term(fieldOf)
+		return not{e}, err
+	}
+	if p.peek() == "(" {
+		p.next()
+		e, err := p.conditions(fieldOf)
+		if err != nil {
+			return nil, err
+		}
+		if p.next() != ")" {
+			return nil, malformed("expected ) to close a parenthesised condition")
+		}
+		return e, nil
+	}
+	f, err := fieldOf(p.next())
+	if err != nil {
+		return nil, err
+	}
+	c := condition{f: f, op: strings.ToUpper(p.next())}
+	negate := false
+	if c.op == "NOT" && strings.EqualFold(p.peek(), "IN") {
+		p.next()
+		c.op, negate = "IN", true
+	}
+	switch c.op {
+	case "=", "!=", "<", "<=", ">", ">=", "LIKE":
+		v, err := literal(p.next())
+		if err != nil {
+			return nil, err
+		}
+		c.vals = []string{v}
+	case "IN":
+		if p.next() != "(" {
+			return nil, malformed("IN takes a parenthesised list")
+		}
+		for {
+			v, err := literal(p.next())
+			if err != nil {
+				return nil, err
+			}
+			c.vals = append(c.vals, v)
+			if t := p.next(); t == ")" {
+				break
+			} else if t != "," {
+				return nil, malformed("expected , or ) in an IN list")
+			}
+		}
+	default:
+		return nil, malformed("unsupported operator %q", c.op)
+	}
+	if negate {
+		return not{c}, nil
+	}
+	return c, nil
 }
 
 // literal reads a SOQL literal into the string form records hold.
@@ -305,7 +395,7 @@ func like(pattern, s string) bool {
 func (q *query) run(all []fakekit.Record) []string {
 	var hits []fakekit.Record
 	for _, r := range all {
-		if !slices.ContainsFunc(q.where, func(c condition) bool { return !c.match(q.def, r) }) {
+		if q.where == nil || q.where.match(q.def, r) {
 			hits = append(hits, r)
 		}
 	}

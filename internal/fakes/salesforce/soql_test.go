@@ -29,7 +29,12 @@ func TestSOQL(t *testing.T) {
 		{"SELECT Id FROM Contact LIMIT 1", "101", ""},
 		{"SELECT Id FROM Widget", "", "INVALID_TYPE"},
 		{"SELECT Shoe FROM Contact", "", "INVALID_FIELD"},
-		{"SELECT Id FROM Contact WHERE Email = 'a' OR Email = 'b'", "", "MALFORMED_QUERY"},
+		{"SELECT Id FROM Contact WHERE Email = 'ob@beta.io' OR LastName = 'Cy'", "102,103", ""},
+		{"SELECT Id FROM Contact WHERE (Email = 'ob@beta.io' OR LastName = 'Ann') AND NOT Email LIKE '%acme%'", "102", ""},
+		{"SELECT Id FROM Contact WHERE Email NOT IN ('ob@beta.io') AND (Email = null OR LastName = 'Ann')", "101,103", ""},
+		{"SELECT COUNT() FROM Contact WHERE Email != null", "101,102", ""},
+		{"SELECT Id FROM Contact WHERE Email = 'a' AND Email = 'b' OR Email = 'c'", "", "MALFORMED_QUERY"},
+		{"SELECT Id FROM Contact WHERE (Email = 'a'", "", "MALFORMED_QUERY"},
 		{"DELETE FROM Contact", "", "MALFORMED_QUERY"},
 	}
 	for _, c := range cases {

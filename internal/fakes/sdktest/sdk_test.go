@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"patchbay/internal/fakes/airtable"
 	"patchbay/internal/fakes/hubspot"
 	"patchbay/internal/fakes/mailchimp"
+	"patchbay/internal/fakes/salesforce"
 	"patchbay/internal/fakes/shopify"
 )
 
@@ -84,4 +86,17 @@ func TestMailchimpClient(t *testing.T) {
 	list := f.Audiences("sdk")[0].ID
 	f.SeedMembers("sdk", list, []map[string]any{{"email_address": "seeded@example.com", "status": "subscribed", "FNAME": "Seed"}})
 	runNode(t, "mailchimp.mjs", map[string]string{"FAKE_URL": srv.URL, "API_KEY": f.NewAPIKey("sdk"), "SERVER": mailchimp.DataCenter("sdk"), "LIST": list})
+}
+
+func TestSalesforceClient(t *testing.T) {
+	t.Parallel()
+	f := salesforce.New(salesforce.Options{DefaultAccount: "sdk"})
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	seeded, err := f.SeedRecords("sdk", "Contact", []map[string]any{{"LastName": "Seed", "Email": "seed@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runNode(t, "salesforce.mjs", map[string]string{"FAKE_URL": srv.URL, "TOKEN": f.IssueToken("sdk").AccessToken,
+		"VERSION": strings.TrimPrefix(salesforce.APIVersion, "v"), "SEEDED": fmt.Sprint(len(seeded))})
 }
