@@ -113,7 +113,7 @@ func (RunSync) InsertOpts() river.InsertOpts { return insertOpts(QueueSyncs) }
 func (a RunSync) uniqueKey() string {
 	return fmt.Sprintf("%s\x00%s\x00%d", a.SyncID, a.Due, a.Resume)
 }
-func (RunSync) queue() string                { return QueueSyncs }
+func (RunSync) queue() string { return QueueSyncs }
 
 // RefreshToken refreshes a connection's OAuth token when it is due.
 type RefreshToken struct {
