@@ -45,7 +45,7 @@ func (a *App) setupJobs(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("job engine: connect: %w", err)
 	}
-	if err := jobs.Migrate(ctx, pool); err != nil {
+	if err := a.Store.WithMigrationLock(ctx, func(ctx context.Context) error { return jobs.Migrate(ctx, pool) }); err != nil {
 		pool.Close()
 		return err
 	}
@@ -91,7 +91,7 @@ func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger stri
 			for _, y := range syncs {
 				id := y.ID
 				due = append(due, jobs.Work{
-					Args: jobs.RunSync{SyncID: id, Trigger: syncer.TriggerSchedule, Due: y.NextRunAt.UTC().Format(time.RFC3339Nano)},
+					Args: jobs.RunSync{SyncID: id, Trigger: syncer.TriggerSchedule},
 					Claim: func(ctx context.Context, ex jobs.Execer) (bool, error) {
 						return a.Store.ClaimDueSync(ctx, ex, id, now, until)
 					}})
@@ -201,5 +201,5 @@ func Migrate(ctx context.Context, dsn string) error {
 		return fmt.Errorf("migrate: connect: %w", err)
 	}
 	defer pool.Close()
-	return jobs.Migrate(ctx, pool)
+	return st.WithMigrationLock(ctx, func(ctx context.Context) error { return jobs.Migrate(ctx, pool) })
 }

@@ -93,15 +93,13 @@ func (e *SnoozeError) Error() string {
 func Snooze(d time.Duration) error { return &SnoozeError{After: max(d, 0)} }
 
 // RunSync runs one sync. Trigger is manual, schedule, webhook or reconnect.
-// Due (a scheduled run: the due time it claimed) and Resume (the resumption
-// of a run whose lease ran out: that lease's token) are part of the unique
-// key, so that a job left "running" by a killed worker (until River's
-// rescuer hands it on) holds up neither the next scheduled run nor the
+// Resume, set on the resumption of a run whose lease ran out (that lease's
+// token), is part of the unique key, so that the job a killed worker left
+// "running" (until River's rescuer hands it on) does not hold up the
 // resumption of its own work.
 type RunSync struct {
 	SyncID  string `json:"sync_id" river:"unique"`
 	Trigger string `json:"trigger"`
-	Due     string `json:"due,omitempty" river:"unique"`
 	Resume  int64  `json:"resume,omitempty" river:"unique"`
 }
 
@@ -111,7 +109,7 @@ func (RunSync) Kind() string { return "run_sync" }
 // InsertOpts makes the job unique per sync while it is active.
 func (RunSync) InsertOpts() river.InsertOpts { return insertOpts(QueueSyncs) }
 func (a RunSync) uniqueKey() string {
-	return fmt.Sprintf("%s\x00%s\x00%d", a.SyncID, a.Due, a.Resume)
+	return fmt.Sprintf("%s\x00%d", a.SyncID, a.Resume)
 }
 func (RunSync) queue() string { return QueueSyncs }
 
