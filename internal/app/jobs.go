@@ -77,7 +77,9 @@ func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger stri
 			}
 			return err
 		},
-		Probe: a.bg.monitor.Probe,
+		Probe:     a.bg.monitor.Probe,
+		Notified:  a.realtimeNotified,
+		Subscribe: a.Conns.ReconcileRealtime,
 		Due: func(ctx context.Context, now time.Time) ([]jobs.Work, error) {
 			var due []jobs.Work
 			syncs, err := a.Store.DueSyncs(ctx, now)
@@ -118,6 +120,13 @@ func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger stri
 			}
 			for _, id := range ids {
 				due = append(due, jobs.Work{Args: jobs.Probe{ConnectionID: id}})
+			}
+			rt, err := a.realtimeDue(ctx, now)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rt {
+				due = append(due, jobs.Work{Args: r})
 			}
 			return due, nil
 		},
