@@ -104,6 +104,9 @@ func (r *run) storePage(ctx context.Context, cols map[string]string, expr filter
 	mapped := mappingKey(r.y.Mapping, cols)
 	err := r.e.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		counts, rowErrs, changed, next = *run, nil, false, *st
+		if err := r.fence(ctx, tx); err != nil {
+			return err
+		}
 		ids := make([]string, 0, len(page.Records))
 		for _, rec := range page.Records {
 			ids = append(ids, rec.ID)
@@ -171,7 +174,7 @@ func (r *run) storePage(ctx context.Context, cols map[string]string, expr filter
 						delete(row.Values, k)
 					}
 				}
-				if err := tx.InsertRow(ctx, row); err != nil {
+				if err := tx.UpsertOriginRow(ctx, row, r.y.ConnectionID, r.y.Object, rec.ID); err != nil {
 					return err
 				}
 				src.RowID = row.ID

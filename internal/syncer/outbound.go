@@ -186,6 +186,9 @@ func (r *run) settle(ctx context.Context, items []outboundItem) error {
 		return nil
 	}
 	return r.e.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+		if err := r.fence(ctx, tx); err != nil {
+			return err
+		}
 		for _, it := range items {
 			src := *it.link
 			src.PushedHash = it.hash
