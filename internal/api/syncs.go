@@ -87,7 +87,8 @@ func (h *Handler) createSync(w http.ResponseWriter, r *http.Request, pr *Princip
 		return
 	}
 	h.dueNow(r, y)
-	writeJSON(w, http.StatusCreated, viewSync(y))
+	h.saved(r, y)
+	writeJSON(w, http.StatusCreated, h.viewSyncOf(r.Context(), y))
 }
 
 func (h *Handler) listSyncs(w http.ResponseWriter, r *http.Request, pr *Principal) {
@@ -111,7 +112,7 @@ func (h *Handler) writeSyncs(w http.ResponseWriter, r *http.Request, ys []*store
 	}
 	out := []syncView{}
 	for _, y := range ys {
-		out = append(out, viewSync(y))
+		out = append(out, h.viewSyncOf(r.Context(), y))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"syncs": out})
 }
@@ -122,7 +123,7 @@ func (h *Handler) getSync(w http.ResponseWriter, r *http.Request, pr *Principal)
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewSync(y))
+	writeJSON(w, http.StatusOK, h.viewSyncOf(r.Context(), y))
 }
 
 // patchSync edits a sync. paused:true pauses it as the user's decision
@@ -168,7 +169,8 @@ func (h *Handler) patchSync(w http.ResponseWriter, r *http.Request, pr *Principa
 		return
 	}
 	h.dueNow(r, y)
-	writeJSON(w, http.StatusOK, viewSync(y))
+	h.saved(r, y)
+	writeJSON(w, http.StatusOK, h.viewSyncOf(r.Context(), y))
 }
 
 // dueNow tells DataDeps.DueNow about a saved sync that is due now.

@@ -233,6 +233,9 @@ func nodeSelection(fld *ast.Field) ast.SelectionSet {
 }
 
 func (x *exec) root(fld *ast.Field) any {
+	if v, ok := x.webhookField(fld); ok {
+		return v
+	}
 	if x.mutation {
 		return x.mutate(fld)
 	}
