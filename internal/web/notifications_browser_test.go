@@ -26,7 +26,7 @@ func TestBrowserNotifications(t *testing.T) {
 	if got := u.text(`#digest-h + p + article`); !strings.Contains(got, "Patchbay") {
 		t.Errorf("digest: %q", got)
 	}
-	u.run("send a test", chromedp.Click(chromedp.CSS(`button[data-test-route]`)), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	u.run("send a test", chromedp.Click(chromedp.CSS(`button[data-test-route]`)), chromedp.WaitVisible(chromedp.CSS(`div.problem[role="alert"]`)))
 	if got := u.text(`main`); !strings.Contains(got, "The test was not delivered") || !strings.Contains(got, "e-mail is not configured") {
 		t.Errorf("test without a mail server: %q", got)
 	}
