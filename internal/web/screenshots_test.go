@@ -121,7 +121,6 @@ func TestBrowserScreenshots(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.sync-setup button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`#filter[aria-invalid="true"]`)))
 	shot("sync-setup-filter-error", true)
 
-
 	// The pages of editing, deleting, action columns, the bridge, the plan
 	// and notifications, wide and at 390 px.
 	env.MustDo(http.StatusCreated, "POST", "/notification-routes", map[string]any{"email": "ops@example.com", "events": []string{"connection.red", "sync.failing"}}, nil)
