@@ -340,8 +340,13 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s *session) {
 		h.errorPage(w, s, h.asProblem(r.Context(), err), "/")
 		return
 	}
+	tl, err := h.loadTimeline(r.Context(), s, c.ID)
+	if err != nil {
+		h.errorPage(w, s, h.asProblem(r.Context(), err), "/")
+		return
+	}
 	d := h.pageData(s, c.ProviderName+" connection")
-	d["C"], d["Card"] = &c, h.cardOf(s, it)
+	d["C"], d["Card"], d["Timeline"] = &c, h.cardOf(s, it), tl
 	d["Notice"] = notices[r.URL.Query().Get("notice")]
 	d["Self"] = "/connections/" + c.ID
 	d["Mismatch"] = refusedAccountChange(&c)

@@ -29,7 +29,8 @@ func TestRemovingAConnectionInUseNamesItsSyncs(t *testing.T) {
 		t.Errorf("a connected connection offers removal")
 	}
 	env.MustDo(http.StatusOK, "POST", "/connections/"+conn+"/disconnect", nil, nil)
-	contains(t, "detail of a disconnected connection", b.get("/connections/"+conn).body, `href="/connections/`+conn+`/remove"`)
+	contains(t, "detail of a disconnected connection", b.get("/connections/"+conn).body, `href="/connections/`+conn+`/remove"`,
+		`<figure class="timeline">`, `class="h-green"`, `class="h-grey"`, "disconnected from")
 	p = b.post("/connections/"+conn+"/remove", url.Values{"csrf_token": {csrf}}, nil)
 	if p.status != http.StatusConflict {
 		t.Fatalf("remove while in use: %d", p.status)
