@@ -43,8 +43,9 @@ func healthAfter(e timelineEvent) (health, why string, ok bool) {
 		return connection.HealthGreen, "connected", true
 	case "connection.disconnected":
 		return connection.HealthGrey, "disconnected", true
-	case "connection.status_changed":
-		to, _ := e.Data["to"].(string)
+	}
+	// Status changes (a probe, a failed refresh, a sync's failure) say where they went: "status/reason".
+	if to, _ := e.Data["to"].(string); strings.Contains(to, "/") {
 		status, reason, _ := strings.Cut(to, "/")
 		why = strings.ReplaceAll(status, "_", " ")
 		if reason != "" {

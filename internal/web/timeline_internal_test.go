@@ -11,7 +11,7 @@ func TestHealthTimelineBands(t *testing.T) {
 	day := 24 * time.Hour
 	evs := []timelineEvent{ // newest first, as the API lists them
 		{Kind: "connection.reconnected", CreatedAt: now.Add(-5 * day)},
-		{Kind: "connection.status_changed", Data: map[string]any{"to": "error/authorization_revoked"}, CreatedAt: now.Add(-10 * day)},
+		{Kind: "connection.refresh_failed", Data: map[string]any{"to": "error/authorization_revoked"}, CreatedAt: now.Add(-10 * day)},
 		{Kind: "sync.failed", CreatedAt: now.Add(-12 * day)},
 		{Kind: "connection.status_changed", Data: map[string]any{"to": "connected/expiring_soon"}, CreatedAt: now.Add(-20 * day)},
 		{Kind: "connection.connected", CreatedAt: now.Add(-40 * day)}, // before the window: holds at its start
