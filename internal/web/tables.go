@@ -463,6 +463,25 @@ type planItem struct {
 	Error      string            `json:"error"`
 }
 
+// MatchValue is the value the row is matched by at the provider (its
+// e-mail, say), when the sync matches by a field the plan sends.
+func (p planItem) MatchValue() string { return p.Fields[p.MatchBy] }
+
+// ActionLabel is the plan's action in words.
+func (p planItem) ActionLabel() string {
+	switch p.Action {
+	case "create":
+		return "Create"
+	case "update":
+		return "Update"
+	case "unchanged":
+		return "No change"
+	case "error":
+		return "Cannot send"
+	}
+	return p.Action
+}
+
 // FieldList is the fields the plan would send, sorted by name.
 func (p planItem) FieldList() []struct{ Name, Value string } {
 	out := make([]struct{ Name, Value string }, 0, len(p.Fields))
