@@ -227,6 +227,8 @@ type runResult struct {
 func (h *Handler) runSync(w http.ResponseWriter, r *http.Request, pr *Principal) {
 	var body struct {
 		DryRun bool `json:"dry_run"`
+		// Changes, on a dry run, are unsaved edits (as PATCH takes them) to plan with.
+		Changes *syncBody `json:"changes"`
 	}
 	if err := decode(r, &body); err != nil {
 		h.fail(w, r, err)
@@ -237,7 +239,21 @@ func (h *Handler) runSync(w http.ResponseWriter, r *http.Request, pr *Principal)
 		h.fail(w, r, err)
 		return
 	}
-	res, err := h.data.Syncs.Run(r.Context(), y.ID, syncer.Options{Trigger: syncer.TriggerManual, DryRun: body.DryRun})
+	opts := syncer.Options{Trigger: syncer.TriggerManual, DryRun: body.DryRun}
+	if body.Changes != nil {
+		if !body.DryRun {
+			h.fail(w, r, invalidField("changes", "unsaved changes can only be tried in a dry run; save them with PATCH first"))
+			return
+		}
+		draft := *y
+		body.Changes.apply(&draft)
+		if err := h.data.Syncs.Prepare(r.Context(), pr.Workspace, &draft); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		opts.Draft = &draft
+	}
+	res, err := h.data.Syncs.Run(r.Context(), y.ID, opts)
 	if err != nil {
 		h.syncFail(w, r, err)
 		return

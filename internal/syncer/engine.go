@@ -120,6 +120,9 @@ func (e *Engine) Catalog() *catalog.Catalog { return e.cfg.Conns.Catalog() }
 type Options struct {
 	Trigger string
 	DryRun  bool // outbound only: plan, write nothing, record nothing
+	// Draft, on a dry run, is the sync with unsaved changes to plan with
+	// instead of its saved settings (the preview before saving an edit).
+	Draft *store.Sync
 }
 
 // PlanItem is what an outbound run would do with one row.
@@ -286,6 +289,9 @@ func (e *Engine) startable(ctx context.Context, syncID string, o Options) (*stor
 	}
 	if y.Paused {
 		return nil, &PausedError{Reason: y.PauseReason}
+	}
+	if o.DryRun && o.Draft != nil && o.Draft.ID == y.ID {
+		y = o.Draft
 	}
 	if o.DryRun && y.Direction != Outbound {
 		return nil, fmt.Errorf("dry run: %w", &connection.ValidationError{Fields: []catalog.FieldError{{Field: "dry_run", Message: "only outbound syncs have a dry run"}}})

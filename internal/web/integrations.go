@@ -33,6 +33,9 @@ var notices = map[string]string{
 	"action_saved":       "Action column saved. Every row is looked up again; cached answers cost no lookup.",
 	"action_queued":      "Lookups queued. The cells fill in as the providers answer.",
 	"action_deleted":     "Action column deleted. The values it wrote stay.",
+	"route_created":      "Route added. Send it a test to check that it arrives.",
+	"route_deleted":      "Route deleted.",
+	"test_sent":          "Test sent: it left Patchbay; check that it arrived.",
 	"plan_changed":       "Plan changed. The integrations page shows what you can connect now.",
 	"hook_revoked":       "URL revoked: posts to it are refused from now on.",
 }
@@ -337,8 +340,13 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s *session) {
 		h.errorPage(w, s, h.asProblem(r.Context(), err), "/")
 		return
 	}
+	tl, err := h.loadTimeline(r.Context(), s, c.ID)
+	if err != nil {
+		h.errorPage(w, s, h.asProblem(r.Context(), err), "/")
+		return
+	}
 	d := h.pageData(s, c.ProviderName+" connection")
-	d["C"], d["Card"] = &c, h.cardOf(s, it)
+	d["C"], d["Card"], d["Timeline"] = &c, h.cardOf(s, it), tl
 	d["Notice"] = notices[r.URL.Query().Get("notice")]
 	d["Self"] = "/connections/" + c.ID
 	d["Mismatch"] = refusedAccountChange(&c)
