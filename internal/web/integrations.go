@@ -11,18 +11,19 @@ import (
 
 // notices are the fixed messages a redirect may ask a page to show.
 var notices = map[string]string{
-	"connected":     "Connected. The card shows the new connection.",
-	"reconnected":   "Reconnected. Paused syncs resume and a catch-up sync runs.",
-	"tested":        "Test finished: the status below is what the provider answered just now.",
-	"disconnected":  "Disconnected: credentials deleted, syncs paused, tables and history kept. Reconnect to resume.",
-	"sync_started":  "Sync finished. Its run is in the history, with its counts and any errors.",
-	"sync_created":  "Sync saved. Scheduled and realtime syncs start at once; press Sync now to run a manual one.",
-	"sync_paused":   "Sync paused. It runs again when you resume it.",
-	"sync_resumed":  "Sync resumed.",
-	"table_created": "Table created. Add rows, or set up a sync to fill it.",
-	"row_added":     "Row added.",
-	"control":       "The fake now misbehaves as asked. Press Test on its card (or wait for the next probe) to see the status change.",
-	"notes":         "Notes saved.",
+	"connected":      "Connected. The card shows the new connection.",
+	"reconnected":    "Reconnected. Paused syncs resume and a catch-up sync runs.",
+	"tested":         "Test finished: the status below is what the provider answered just now.",
+	"disconnected":   "Disconnected: credentials deleted, syncs paused, tables and history kept. Reconnect to resume.",
+	"sync_started":   "Sync finished. Its run is in the history, with its counts and any errors.",
+	"sync_created":   "Sync saved. Scheduled and realtime syncs start at once; press Sync now to run a manual one.",
+	"sync_paused":    "Sync paused. It runs again when you resume it.",
+	"sync_resumed":   "Sync resumed.",
+	"table_created":  "Table created. Add rows, or set up a sync to fill it.",
+	"row_added":      "Row added.",
+	"control":        "The fake now misbehaves as asked. Press Test on its card (or wait for the next probe) to see the status change.",
+	"notes":          "Notes saved.",
+	"record_created": "Record created at the fake, as a user would at the provider. Realtime syncs bring it into their tables in seconds (Salesforce: within a minute).",
 }
 
 // filters are the status filters of the integrations page, in display order.
@@ -59,7 +60,7 @@ func (h *Handler) loadIntegrations(ctx context.Context, s *session) (*integratio
 }
 
 func (h *Handler) cardOf(s *session, it *integration) card {
-	return card{integration: it, Conns: it.visible(), Fake: slices.Contains(h.fakeID, it.ID), CSRF: s.csrf}
+	return card{integration: it, Conns: it.visible(), Fake: slices.Contains(h.fakeID, it.ID), CanCreate: h.canCreate(it.ID), CSRF: s.csrf}
 }
 
 // integrations is Settings → Integrations: a card per catalog integration.
