@@ -71,6 +71,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerData(mux, defaulted)
 	h.registerEnrich(defaulted)
 	h.registerBridge(mux, defaulted)
+	h.registerLifecycle(mux)
 	api("/api/", access.Viewer, func(w http.ResponseWriter, r *http.Request, _ *Principal) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such API route: " + r.Method + " " + r.URL.Path})
 	})

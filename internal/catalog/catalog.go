@@ -118,6 +118,21 @@ type RateLimit struct {
 	// Cost is a points bucket for providers that meter by query cost rather
 	// than by request count (Shopify's GraphQL Admin API).
 	Cost *CostLimit `json:"cost,omitempty"`
+	// Keyed are further limits on the requests a connector tags with their
+	// key, spent as well as the main one (HubSpot's search limit: "search").
+	Keyed map[string]Window `json:"keyed,omitempty"`
+}
+
+// Window is a further limit of Requests per Period.
+type Window struct {
+	Requests int    `json:"requests"`
+	Period   string `json:"period"`
+}
+
+// PeriodDuration parses Period.
+func (w Window) PeriodDuration() time.Duration {
+	d, _ := time.ParseDuration(w.Period) // validated at load
+	return d
 }
 
 // CostLimit is a leaky bucket of cost points: Bucket points at most, refilled
@@ -331,6 +346,14 @@ func validate(p *Provider) error {
 	}
 	if d, err := time.ParseDuration(p.RateLimit.Period); err != nil || d <= 0 || p.RateLimit.Requests <= 0 {
 		return fmt.Errorf("rate_limit needs requests > 0 and a period like \"10s\", got %+v", p.RateLimit)
+	}
+	for k, w := range p.RateLimit.Keyed {
+		if d, err := time.ParseDuration(w.Period); err != nil || d <= 0 || w.Requests <= 0 || k == "" {
+			return fmt.Errorf("rate_limit.keyed %q needs requests > 0 and a period like \"1s\", got %+v", k, w)
+		}
+	}
+	if p.RateLimit.Per != "" && len(p.RateLimit.Keyed) > 0 {
+		return fmt.Errorf("rate_limit has both per and keyed limits; a request carries one key")
 	}
 	if p.TokenAuth != "" && p.TokenAuth != "params" && p.TokenAuth != "header" {
 		return fmt.Errorf("token_auth %q is not params or header", p.TokenAuth)

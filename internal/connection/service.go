@@ -100,7 +100,15 @@ func New(cfg Config) *Service {
 	if cfg.SyncFailureWindow == 0 {
 		cfg.SyncFailureWindow = 15 * time.Minute
 	}
-	return &Service{cfg: cfg, budgets: transport.NewBudgets()}
+	budgets := transport.NewBudgets()
+	if cfg.Store != nil {
+		if log := cfg.Store.RateLog(); log != nil {
+			// Several processes on one PostgreSQL: one budget per account
+			// across all of them.
+			budgets = transport.NewSharedBudgets(log)
+		}
+	}
+	return &Service{cfg: cfg, budgets: budgets}
 }
 
 // RefreshMargin is how long before expiry a token is refreshed.
