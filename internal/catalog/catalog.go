@@ -70,6 +70,9 @@ type ConfigField struct {
 	// Account marks a field whose value names the provider account (a HubSpot
 	// portal, a Shopify store): the account that signs in must be that one.
 	Account bool `json:"account,omitempty"`
+	// Host marks a field whose value is a host name: a pasted URL
+	// (https://acme.myshopify.com/) is reduced to its lower-cased host.
+	Host bool `json:"host,omitempty"`
 }
 
 // URLs are the provider's endpoints. Revoke may hold {refresh_token} or
@@ -215,6 +218,30 @@ func (p *Provider) DefaultScopes() []string {
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+}
+
+// NormalizeConfig returns a copy of connect-time settings with each value
+// trimmed and each host field reduced to its lower-cased host name, so what
+// people paste from the browser's address bar is what is stored.
+func (p *Provider) NormalizeConfig(cfg map[string]string) map[string]string {
+	if cfg == nil {
+		return nil
+	}
+	out := make(map[string]string, len(cfg))
+	for k, v := range cfg {
+		v = strings.TrimSpace(v)
+		if i := slices.IndexFunc(p.ConfigFields, func(f ConfigField) bool { return f.Name == k }); i >= 0 && p.ConfigFields[i].Host {
+			if _, rest, ok := strings.Cut(v, "://"); ok {
+				v = rest
+			}
+			if i := strings.IndexAny(v, "/?#"); i >= 0 {
+				v = v[:i]
+			}
+			v = strings.ToLower(v)
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // ValidateConfig checks connect-time settings against the entry's config

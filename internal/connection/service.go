@@ -158,6 +158,7 @@ func (s *Service) Establish(ctx context.Context, ws *store.Workspace, req Connec
 	if p.Tier == catalog.TierPremium && ws.Plan != catalog.TierPremium {
 		return nil, Established{}, &PlanError{Provider: p.Name, Plan: ws.Plan, Needed: catalog.TierPremium}
 	}
+	req.Config = p.NormalizeConfig(req.Config)
 	if errs := p.ValidateConfig(req.Config); len(errs) > 0 {
 		return nil, Established{}, &ValidationError{Fields: errs}
 	}

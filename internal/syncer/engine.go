@@ -337,6 +337,10 @@ type Schedule struct {
 // MinInterval is the shortest every: schedule.
 const MinInterval = time.Minute
 
+// MaxInterval is the longest every: schedule: beyond a month a schedule is
+// a typing slip (every:99999999m is 190 years), not a plan.
+const MaxInterval = 31 * 24 * time.Hour
+
 // ParseSchedule reads manual, every:<duration> (every: alone is def) or realtime.
 func ParseSchedule(s string, def time.Duration) (Schedule, error) {
 	switch {
@@ -353,6 +357,9 @@ func ParseSchedule(s string, def time.Duration) (Schedule, error) {
 		}
 		if d < MinInterval {
 			return Schedule{}, fmt.Errorf("every: must be at least %s", MinInterval)
+		}
+		if d > MaxInterval {
+			return Schedule{}, fmt.Errorf("every: must be at most %s (31 days); for rarer runs use manual and Sync now", MaxInterval)
 		}
 		return Schedule{Every: d}, nil
 	}

@@ -42,8 +42,6 @@ const (
 	DefaultRestore = 100  // points restored per second
 	MaxQueryCost   = 1000 // the most one query may cost
 	MaxPageSize    = 250  // first/last at most
-	// APIVersion is the version the fake serves (others answer 404).
-	APIVersion = "2025-01"
 )
 
 // Scopes are the access scopes the fake knows.
