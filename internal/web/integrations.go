@@ -38,6 +38,7 @@ var notices = map[string]string{
 	"test_sent":          "Test sent: it left Patchbay; check that it arrived.",
 	"plan_changed":       "Plan changed. The integrations page shows what you can connect now.",
 	"hook_revoked":       "URL revoked: posts to it are refused from now on.",
+	"record_created":     "Record created at the fake, as a user would at the provider. Realtime syncs bring it into their tables in seconds (Salesforce: within a minute).",
 }
 
 // filters are the status filters of the integrations page, in display order.
@@ -74,7 +75,7 @@ func (h *Handler) loadIntegrations(ctx context.Context, s *session) (*integratio
 }
 
 func (h *Handler) cardOf(s *session, it *integration) card {
-	return card{integration: it, Conns: it.visible(), Fake: slices.Contains(h.fakeID, it.ID), CSRF: s.csrf}
+	return card{integration: it, Conns: it.visible(), Fake: slices.Contains(h.fakeID, it.ID), CanCreate: h.canCreate(it.ID), CSRF: s.csrf}
 }
 
 // integrations is Settings → Integrations: a card per catalog integration.

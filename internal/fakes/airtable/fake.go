@@ -42,6 +42,11 @@ type Options struct {
 	DefaultAccount string        // default "acct-demo"
 	AccessTTL      time.Duration // default DefaultAccessTTL
 	BaseRateLimit  int           // per base per second; default DefaultBaseRateLimit
+	// HTTP posts webhook pings; default a client with a 10 s timeout.
+	HTTP *http.Client
+	// RetryWaits are the waits before re-sending a failed ping; default
+	// fakekit.DefaultRetryWaits.
+	RetryWaits []time.Duration
 }
 
 // Fake is the Airtable fake; it is an http.Handler.
@@ -52,6 +57,7 @@ type Fake struct {
 
 	mu     sync.Mutex
 	shared map[string][]string // account → base ids shared with the app; default both demo bases
+	hooks  *webhookState
 }
 
 // New returns a Fake with its default account.
@@ -62,7 +68,8 @@ func New(o Options) *Fake {
 	if o.BaseRateLimit <= 0 {
 		o.BaseRateLimit = DefaultBaseRateLimit
 	}
-	f := &Fake{o: o, mux: http.NewServeMux(), shared: map[string][]string{}}
+	f := &Fake{o: o, mux: http.NewServeMux(), shared: map[string][]string{},
+		hooks: &webhookState{hooks: map[string]*atWebhook{}, deliver: fakekit.NewDeliverer(o.HTTP, o.RetryWaits)}}
 	f.kit = fakekit.New(fakekit.Options{
 		Name:                "Airtable",
 		Now:                 o.Now,
@@ -78,6 +85,7 @@ func New(o Options) *Fake {
 		RateLimit:           DefaultTokenLimit,
 		RateWindow:          time.Second,
 		RatePenalty:         Penalty,
+		OnChange:            f.onChange,
 		Errors: fakekit.Errors{
 			Unauthorized: func(w http.ResponseWriter, _ *http.Request, _ fakekit.AuthFailure) {
 				writeError(w, http.StatusUnauthorized, "AUTHENTICATION_REQUIRED", "Authentication required")
@@ -106,6 +114,7 @@ var scopes = []fakekit.Scope{
 	{Name: "data.records:write", Description: "Create, edit, and delete records"},
 	{Name: "schema.bases:read", Description: "See the structure of a base, like table names or field types"},
 	{Name: "user.email:read", Description: "See the user's email address"},
+	{Name: "webhook:manage", Description: "View, create, delete webhooks for a base, as well as fetch webhook payloads"},
 }
 
 func (f *Fake) routes() {
@@ -125,6 +134,7 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("GET /v0/{base}/{table}/{record}", f.api("data.records:read", f.getRecord))
 	f.mux.HandleFunc("PATCH /v0/{base}/{table}/{record}", f.api("data.records:write", f.patchRecord))
 	f.mux.HandleFunc("DELETE /v0/{base}/{table}/{record}", f.api("data.records:write", f.deleteRecord))
+	f.webhookRoutes()
 }
 
 // ServeHTTP serves Airtable's paths rooted at "/".
