@@ -75,6 +75,9 @@ func (sc *Schema) Object(name string) (*SchemaObject, bool) {
 
 // Field returns the named field of the object.
 func (o *SchemaObject) Field(name string) (*SchemaField, bool) {
+	if o == nil {
+		return nil, false
+	}
 	for i := range o.Fields {
 		if o.Fields[i].Name == name {
 			return &o.Fields[i], true
@@ -277,6 +280,11 @@ func (f *SchemaField) FromProvider(v any) any {
 			parts = append(parts, fmt.Sprint(e))
 		}
 		return strings.Join(parts, ", ")
+	case float64:
+		if f.Type == TypeText || f.Type == TypePhone {
+			return strconv.FormatFloat(x, 'f', -1, 64) // text stays text, even when the provider guessed a number
+		}
+		return x
 	case string:
 		switch f.Type {
 		case TypeNumber:
@@ -305,4 +313,11 @@ func ParseTime(s string) (time.Time, bool) {
 		return time.UnixMilli(ms).UTC(), true // HubSpot writes dates as epoch milliseconds
 	}
 	return time.Time{}, false
+}
+
+// ObjectDescriber is implemented by connectors that can describe one object
+// in a single call (a sync run checks its object before it starts). An
+// object the provider no longer has is an *Error of ClassNotFound.
+type ObjectDescriber interface {
+	DescribeObject(ctx context.Context, s Session, object string) (SchemaObject, error)
 }

@@ -235,6 +235,9 @@ type run struct {
 	o       Options
 	res     *Result
 	changed bool // rows of the table changed
+	// obj is the sync's object as the provider described it at the start of
+	// the run (nil for providers without a metadata API): values convert by its field types.
+	obj *connector.SchemaObject
 }
 
 func (r *run) rowError(rowID, extID string, err error) {

@@ -74,23 +74,11 @@ func (c *Connector) Schema(ctx context.Context, s connector.Session) (connector.
 		if len(want) > 0 && !slices.Contains(want, b.ID) {
 			continue
 		}
-		var out struct {
-			Tables []struct {
-				ID     string     `json:"id"`
-				Name   string     `json:"name"`
-				Fields []apiField `json:"fields"`
-			} `json:"tables"`
+		objs, err := c.baseTables(ctx, s, b.ID)
+		if err != nil {
+			return connector.Schema{}, err
 		}
-		if err := c.do(ctx, s, call{method: http.MethodGet, base: b.ID, path: "/v0/meta/bases/" + b.ID + "/tables", out: &out}); err != nil {
-			return connector.Schema{}, fmt.Errorf("tables of base %s: %w", b.ID, err)
-		}
-		for _, t := range out.Tables {
-			obj := connector.SchemaObject{Name: b.ID + "/" + t.ID, Label: t.Name, Fields: []connector.SchemaField{}}
-			for _, f := range t.Fields {
-				obj.Fields = append(obj.Fields, schemaField(f))
-			}
-			sc.Objects = append(sc.Objects, obj)
-		}
+		sc.Objects = append(sc.Objects, objs...)
 	}
 	return sc, nil
 }
@@ -234,4 +222,47 @@ func literal(v any) string {
 // quote writes a formula string literal.
 func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+var _ connector.ObjectDescriber = (*Connector)(nil)
+
+// DescribeObject reads one table's fields: one GET /v0/meta/bases/{id}/tables.
+func (c *Connector) DescribeObject(ctx context.Context, s connector.Session, object string) (connector.SchemaObject, error) {
+	base, tbl, err := table(s, object)
+	if err != nil {
+		return connector.SchemaObject{}, err
+	}
+	objs, err := c.baseTables(ctx, s, base)
+	if err != nil {
+		return connector.SchemaObject{}, err
+	}
+	for _, o := range objs {
+		if o.Name == base+"/"+tbl || strings.EqualFold(o.Label, tbl) {
+			return o, nil
+		}
+	}
+	return connector.SchemaObject{}, &connector.Error{Class: connector.ClassNotFound, Message: fmt.Sprintf("base %s has no table %s", base, tbl)}
+}
+
+// baseTables reads a base's tables and their fields: GET /v0/meta/bases/{id}/tables.
+func (c *Connector) baseTables(ctx context.Context, s connector.Session, base string) ([]connector.SchemaObject, error) {
+	var out struct {
+		Tables []struct {
+			ID     string     `json:"id"`
+			Name   string     `json:"name"`
+			Fields []apiField `json:"fields"`
+		} `json:"tables"`
+	}
+	if err := c.do(ctx, s, call{method: http.MethodGet, base: base, path: "/v0/meta/bases/" + base + "/tables", out: &out}); err != nil {
+		return nil, fmt.Errorf("tables of base %s: %w", base, err)
+	}
+	objs := make([]connector.SchemaObject, 0, len(out.Tables))
+	for _, t := range out.Tables {
+		obj := connector.SchemaObject{Name: base + "/" + t.ID, Label: t.Name, Fields: []connector.SchemaField{}}
+		for _, f := range t.Fields {
+			obj.Fields = append(obj.Fields, schemaField(f))
+		}
+		objs = append(objs, obj)
+	}
+	return objs, nil
 }

@@ -96,14 +96,15 @@ func (f *Fake) lookupTable(account, base, idOrName string) (table, bool) {
 	return table{}, false
 }
 
-// knownTable says whether object ("<base id>/<table id or name>") is a table of account's.
-func (f *Fake) knownTable(account, object string) bool {
+// knownTable says whether object ("<base id>/<table id or name>") is a
+// table of account's, and returns the key its fields are kept under.
+func (f *Fake) knownTable(account, object string) (string, bool) {
 	base, tbl, ok := strings.Cut(object, "/")
 	if !ok {
-		return false
+		return "", false
 	}
-	_, found := f.lookupTable(account, base, tbl)
-	return found
+	t, found := f.lookupTable(account, base, tbl)
+	return base + "/" + t.name, found
 }
 
 // checkField accepts an Airtable field type, singleLineText by default.

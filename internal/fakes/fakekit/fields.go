@@ -91,8 +91,9 @@ type FieldChecker func(account string, c CustomField) (CustomField, error)
 // FieldRoutes mounts the /_control/fields surface of shared/API.md: POST
 // {"account","object","name","type","label"} adds a custom field, DELETE
 // ?account&object&name removes one. check validates an addition per
-// provider; known says whether an object exists.
-func (k *Kit) FieldRoutes(mux *http.ServeMux, f *Fields, known func(account, object string) bool, check FieldChecker) {
+// provider; known says whether an object exists and returns its key in f
+// (an object may be named several ways, e.g. an Airtable table by id or name).
+func (k *Kit) FieldRoutes(mux *http.ServeMux, f *Fields, known func(account, object string) (string, bool), check FieldChecker) {
 	mux.HandleFunc("POST /_control/fields", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			Account string `json:"account"`
@@ -103,7 +104,8 @@ func (k *Kit) FieldRoutes(mux *http.ServeMux, f *Fields, known func(account, obj
 			return
 		}
 		in.Account = k.orDefault(in.Account)
-		if !known(in.Account, in.Object) {
+		key, ok := known(in.Account, in.Object)
+		if !ok {
 			controlError(w, "unknown object "+in.Object)
 			return
 		}
@@ -119,13 +121,14 @@ func (k *Kit) FieldRoutes(mux *http.ServeMux, f *Fields, known func(account, obj
 			controlError(w, err.Error())
 			return
 		}
-		f.Add(in.Account, in.Object, c)
+		f.Add(in.Account, key, c)
 		WriteJSON(w, http.StatusOK, map[string]any{"account": in.Account, "object": in.Object, "field": c})
 	})
 	mux.HandleFunc("DELETE /_control/fields", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		account, object, name := k.orDefault(q.Get("account")), q.Get("object"), q.Get("name")
-		if !known(account, object) {
+		key, ok := known(account, object)
+		if !ok {
 			controlError(w, "unknown object "+object)
 			return
 		}
@@ -133,7 +136,7 @@ func (k *Kit) FieldRoutes(mux *http.ServeMux, f *Fields, known func(account, obj
 			controlError(w, "name the field")
 			return
 		}
-		f.Delete(account, object, name)
+		f.Delete(account, key, name)
 		WriteJSON(w, http.StatusOK, map[string]any{"account": account, "object": object, "deleted": name})
 	})
 }
