@@ -17,7 +17,8 @@ import (
 
 // Prepare validates a sync against its workspace's connection and table and
 // the provider's catalog entry, fills in defaults, and reports every problem
-// at once as a *connection.ValidationError.
+// at once as a *connection.ValidationError. It never calls the provider (it
+// may run in a transaction): call WarmSchema first.
 func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync) error {
 	var errs []catalog.FieldError
 	bad := func(field, format string, args ...any) {
@@ -58,7 +59,8 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 			bad("connection_id", "the connection's provider %q is no longer offered", c.Provider)
 			break
 		}
-		sc, err := e.Schema(ctx, c)
+		sc, err := e.schema(ctx, c, false) // WarmSchema fetched it, outside any transaction
+
 		if err != nil {
 			return err
 		}
