@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` runs Patchbay with local fakes;
-# `make test` installs and starts PostgreSQL and chromium, then runs every test.
+# `make test` installs and starts PostgreSQL and chromium, installs the Node SDKs
+# of internal/fakes/sdktest, then runs every test.
 GO ?= go
 RACE_PKGS = ./internal/jobs/... ./internal/syncer/... ./internal/transport/... ./internal/connection/... ./internal/fakes/... ./internal/connector/... ./internal/health/... ./internal/notify/... ./internal/api/... ./internal/netguard/... ./internal/loadtest/... ./internal/keyrotation/...
 

@@ -10,6 +10,9 @@ PGROOT=${PATCHBAY_TEST_PGROOT:-/tmp/patchbay-pg}
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# The fakes' official-client tests (internal/fakes/sdktest) run Node SDKs.
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "test-env: missing ${need_apt[*]}; install them (Debian: apt-get install -y ${need_apt[*]}) and run again" >&2
@@ -44,6 +47,11 @@ if ! "$PGBIN/pg_isready" -h 127.0.0.1 -p "$PGPORT" -q 2>/dev/null; then
   run_pg "$PGBIN/pg_ctl" -D "$PGROOT/data" -l "$PGROOT/server.log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGROOT/sock -c fsync=off -c max_connections=$MAXCONN" start >/dev/null
   echo "test-env: PostgreSQL started on 127.0.0.1:$PGPORT" >&2
+fi
+
+SDKDIR="$(cd "$(dirname "$0")/.." && pwd)/internal/fakes/sdktest/testdata"
+if ! (cd "$SDKDIR" && npm ci --no-audit --no-fund --loglevel=error >&2); then
+  echo "test-env: npm ci in $SDKDIR failed; the official-client tests will skip" >&2
 fi
 
 echo "export PATCHBAY_TEST_DATABASE_URL='postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable'"

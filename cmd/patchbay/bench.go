@@ -14,7 +14,7 @@ import (
 	"patchbay/internal/loadtest"
 )
 
-const benchUsage = "usage: patchbay bench [all] [--quick] [--million] [--providers hubspot,…] [--parts providers,engine,…]\n" +
+const benchUsage = "usage: patchbay bench [all] [--quick] [--million] [--providers hubspot,…] [--parts providers,engine,…] [--json]\n" +
 	"       patchbay bench api [--rate 500] [--duration 20s] [--seed N] [--syncs 20 [--records 500]]"
 
 // benchCmd is `patchbay bench`: the suite against in-process fakes (no
@@ -33,6 +33,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	million := fs.Bool("million", false, "stream 1,000,000 records in and out for the memory figures (default 100,000)")
 	provs := fs.String("providers", "", "comma-separated providers for the per-provider runs (default all five)")
 	parts := fs.String("parts", "", "comma-separated parts to run: "+strings.Join(bench.Parts, ", ")+" (default all)")
+	asJSON := fs.Bool("json", false, "one JSON object per line per figure instead of the table")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +43,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	o := bench.Options{Quick: *quick, Million: *million, Providers: splitList(*provs), Parts: splitList(*parts), Progress: stderr}
 	rep, err := bench.Run(ctx, o)
 	if rep != nil {
-		if werr := rep.Write(stdout); werr != nil && err == nil {
+		write := rep.Write
+		if *asJSON {
+			write = rep.WriteJSON
+		}
+		if werr := write(stdout); werr != nil && err == nil {
 			err = werr
 		}
 	}

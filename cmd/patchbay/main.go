@@ -56,6 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
+	if (args[0] == "--json" || args[0] == "-json") && len(args) > 1 {
+		args = append([]string{args[1], "--json"}, args[2:]...) // --json may come before the command too
+	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "demo", "serve", "migrate", "rotate-key", "worker":

@@ -72,6 +72,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerSchemas(mux)
 	h.registerEnrich(defaulted)
 	h.registerBridge(mux, defaulted)
+	h.registerLifecycle(mux)
 	api("/api/", access.Viewer, func(w http.ResponseWriter, r *http.Request, _ *Principal) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no such API route: " + r.Method + " " + r.URL.Path})
 	})

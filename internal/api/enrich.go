@@ -25,6 +25,7 @@ func (h *Handler) registerEnrich(api route) {
 	api("GET /api/v1/tables/{id}/columns", h.listColumns)
 	api("POST /api/v1/tables/{id}/columns", h.addColumn)
 	api("GET /api/v1/tables/{id}/columns/{col}", h.getColumn)
+	api("PATCH /api/v1/tables/{id}/columns/{col}", h.patchColumn)
 	api("DELETE /api/v1/tables/{id}/columns/{col}", h.deleteColumn)
 	api("POST /api/v1/tables/{id}/columns/{col}/run", h.runColumn)
 	api("GET /api/v1/tables/{id}/columns/{col}/runs", h.columnRuns)
@@ -233,6 +234,32 @@ func (h *Handler) column(w http.ResponseWriter, r *http.Request, pr *Principal) 
 func (h *Handler) getColumn(w http.ResponseWriter, r *http.Request, pr *Principal) {
 	a, ok := h.column(w, r, pr)
 	if !ok {
+		return
+	}
+	v, err := h.viewActionColumn(r.Context(), a)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// patchColumn edits an action column's action ({"action":{…}}, all of it).
+func (h *Handler) patchColumn(w http.ResponseWriter, r *http.Request, pr *Principal) {
+	var body struct {
+		Action *store.ActionSpec `json:"action"`
+	}
+	if err := decode(r, &body); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if body.Action == nil {
+		h.fail(w, r, invalidField("action", "send the column's action: connection_ids, lookup, inputs and outputs"))
+		return
+	}
+	a, err := h.enrich.UpdateColumn(r.Context(), pr.Workspace, r.PathValue("id"), r.PathValue("col"), *body.Action)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	v, err := h.viewActionColumn(r.Context(), a)

@@ -67,8 +67,16 @@ func (h *Handler) patchWorkspace(w http.ResponseWriter, r *http.Request, pr *Pri
 		}
 		prev := ws.Plan
 		ws.Plan = *body.Plan
-		err := h.store.InTx(r.Context(), func(tx *store.Tx) error {
+		conns, err := h.store.ListConnections(r.Context(), ws.ID)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		err = h.store.InTx(r.Context(), func(tx *store.Tx) error {
 			if err := tx.SetPlan(r.Context(), ws.ID, ws.Plan); err != nil {
+				return err
+			}
+			if err := h.planSyncs(r, tx, &ws, conns); err != nil {
 				return err
 			}
 			return tx.AddEvent(r.Context(), &store.Event{WorkspaceID: ws.ID, Kind: "workspace.plan_changed",
@@ -81,6 +89,31 @@ func (h *Handler) patchWorkspace(w http.ResponseWriter, r *http.Request, pr *Pri
 		}
 	}
 	writeJSON(w, http.StatusOK, h.viewWorkspace(&ws, pr))
+}
+
+// PausePlan is the pause reason of a sync whose connection's integration
+// the workspace's plan no longer includes.
+const PausePlan = "plan"
+
+// planSyncs pauses the syncs of the connections the new plan leaves out
+// (their data stays) and resumes those it includes again.
+func (h *Handler) planSyncs(r *http.Request, tx *store.Tx, ws *store.Workspace, conns []*store.Connection) error {
+	for _, c := range conns {
+		p, ok := h.conns.Catalog().Get(c.Provider)
+		if !ok {
+			continue
+		}
+		if slices.Index(plans, p.Tier) > slices.Index(plans, ws.Plan) {
+			if err := tx.PauseSyncs(r.Context(), c.ID, PausePlan); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := tx.ResumeSyncs(r.Context(), c.ID, PausePlan); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // registerProviderWebhooks mounts the receiver of providers' signed lifecycle

@@ -38,6 +38,7 @@ func contractRoles() map[string]access.Role {
 		"POST /api/v1/syncs/{id}/run":          access.Member,
 		// Members shape tables: columns, action columns and their runs.
 		"POST /api/v1/tables/{id}/columns":           access.Member,
+		"PATCH /api/v1/tables/{id}/columns/{col}":    access.Member,
 		"DELETE /api/v1/tables/{id}/columns/{col}":   access.Member,
 		"POST /api/v1/tables/{id}/columns/{col}/run": access.Member,
 		"PATCH /api/v1/tables/{id}/enrichment":       access.Member,

@@ -2,9 +2,11 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
+	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
 	"patchbay/internal/store"
 	"patchbay/internal/syncer"
@@ -88,7 +90,8 @@ func (h *Handler) createSync(w http.ResponseWriter, r *http.Request, pr *Princip
 		return
 	}
 	h.dueNow(r, y)
-	writeJSON(w, http.StatusCreated, viewSync(y))
+	h.saved(r, y)
+	writeJSON(w, http.StatusCreated, h.viewSyncOf(r.Context(), y))
 }
 
 func (h *Handler) listSyncs(w http.ResponseWriter, r *http.Request, pr *Principal) {
@@ -112,7 +115,7 @@ func (h *Handler) writeSyncs(w http.ResponseWriter, r *http.Request, ys []*store
 	}
 	out := []syncView{}
 	for _, y := range ys {
-		out = append(out, viewSync(y))
+		out = append(out, h.viewSyncOf(r.Context(), y))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"syncs": out})
 }
@@ -123,7 +126,7 @@ func (h *Handler) getSync(w http.ResponseWriter, r *http.Request, pr *Principal)
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewSync(y))
+	writeJSON(w, http.StatusOK, h.viewSyncOf(r.Context(), y))
 }
 
 // patchSync edits a sync. paused:true pauses it as the user's decision
@@ -146,6 +149,9 @@ func (h *Handler) patchSync(w http.ResponseWriter, r *http.Request, pr *Principa
 		var err error
 		y, err = tx.GetSync(r.Context(), pr.Workspace.ID, r.PathValue("id"))
 		if err != nil {
+			return err
+		}
+		if err := h.checkMove(r, pr, y, &body); err != nil {
 			return err
 		}
 		if body.apply(y) {
@@ -175,7 +181,39 @@ func (h *Handler) patchSync(w http.ResponseWriter, r *http.Request, pr *Principa
 		return
 	}
 	h.dueNow(r, y)
-	writeJSON(w, http.StatusOK, viewSync(y))
+	h.saved(r, y)
+	writeJSON(w, http.StatusOK, h.viewSyncOf(r.Context(), y))
+}
+
+// checkMove refuses the edits a sync cannot take, rather than answer 200
+// for a change that is not made: a sync stays with its table (its rows'
+// links and history are that table's), and moves only to a connection of
+// the same provider (its object, mapping and match key are that provider's).
+func (h *Handler) checkMove(r *http.Request, pr *Principal, y *store.Sync, body *syncBody) error {
+	if body.TableID != nil && *body.TableID != y.TableID {
+		return &connection.ValidationError{Fields: []catalog.FieldError{{Field: "table_id",
+			Message: "a sync stays with its table; create a new sync for another table"}}}
+	}
+	if body.ConnectionID == nil || *body.ConnectionID == y.ConnectionID {
+		return nil
+	}
+	from, err := h.store.GetConnection(r.Context(), pr.Workspace.ID, y.ConnectionID)
+	if err != nil {
+		return err
+	}
+	to, err := h.store.GetConnection(r.Context(), pr.Workspace.ID, *body.ConnectionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &connection.ValidationError{Fields: []catalog.FieldError{{Field: "connection_id",
+			Message: fmt.Sprintf("no connection %q in this workspace", *body.ConnectionID)}}}
+	}
+	if err != nil {
+		return err
+	}
+	if to.Provider != from.Provider {
+		return &connection.ValidationError{Fields: []catalog.FieldError{{Field: "connection_id",
+			Message: fmt.Sprintf("a sync moves only to another %s connection; %s is %s — create a new sync for it", from.Provider, to.ID, to.Provider)}}}
+	}
+	return nil
 }
 
 // dueNow tells DataDeps.DueNow about a saved sync that is due now.

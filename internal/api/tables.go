@@ -22,6 +22,12 @@ type DataDeps struct {
 	// resumed or rescheduled), so that its run starts without waiting for
 	// the job engine's next sweep. Optional.
 	DueNow func(ctx context.Context, syncID string)
+	// Saved is told about every sync created or edited (realtime syncs need
+	// change subscriptions at the provider). Optional.
+	Saved func(ctx context.Context, y *store.Sync)
+	// Notify asks for a debounced run of a realtime sync after a provider's
+	// change notification. Required for the realtime receiver.
+	Notify func(ctx context.Context, syncID string) error
 }
 
 // SetData wires the tables and syncs routes; call it before Register.
@@ -50,6 +56,7 @@ func (h *Handler) registerData(mux *http.ServeMux, api route) {
 	if h.data.Webhooks != nil {
 		mux.Handle("POST /webhooks/hubspot", h.data.Webhooks)
 	}
+	h.registerRealtime(mux)
 }
 
 type tableView struct {

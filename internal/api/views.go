@@ -96,6 +96,9 @@ type connectionDetail struct {
 	// APIUsage is the provider's request quota as last reported (Salesforce's
 	// daily API requests); absent for providers without one.
 	APIUsage *usageView `json:"api_usage,omitempty"`
+	// Realtime is whether the provider's change notifications reach
+	// Patchbay ("real time: on / degraded to polling") and why not.
+	Realtime *connection.RealtimeState `json:"realtime,omitempty"`
 }
 
 type usageView struct {
@@ -159,6 +162,8 @@ type syncView struct {
 	// and resumes by itself after a successful reconnect.
 	WaitingForReconnect bool `json:"waiting_for_reconnect"`
 	MaxRecords          int  `json:"max_records"`
+	// Realtime says what "realtime" means for this sync (realtime schedules only).
+	Realtime *syncRealtimeView `json:"realtime,omitempty"`
 }
 
 func viewSync(y *store.Sync) syncView {
@@ -226,8 +231,9 @@ func (h *Handler) detail(ctx context.Context, c *store.Connection) *connectionDe
 		h.log.ErrorContext(ctx, "list syncs", "connection", c.ID, "err", err)
 	}
 	for _, y := range syncs {
-		d.Syncs = append(d.Syncs, viewSync(y))
+		d.Syncs = append(d.Syncs, h.viewSyncOf(ctx, y))
 	}
+	d.Realtime = h.realtimeOf(ctx, c)
 	if p != nil {
 		d.ScopesRequired = append(d.ScopesRequired, connection.SyncScopes(p, syncs)...)
 		for _, s := range p.Scopes {

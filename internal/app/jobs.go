@@ -74,7 +74,9 @@ func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger stri
 			}
 			return err
 		},
-		Probe: a.bg.monitor.Probe,
+		Probe:     a.bg.monitor.Probe,
+		Notified:  a.realtimeNotified,
+		Subscribe: a.Conns.ReconcileRealtime,
 		Due: func(ctx context.Context, now time.Time) ([]jobs.Args, error) {
 			var due []jobs.Args
 			syncs, err := a.Store.DueSyncs(ctx, now)
@@ -98,7 +100,11 @@ func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger stri
 			for _, id := range ids {
 				due = append(due, jobs.Probe{ConnectionID: id})
 			}
-			return due, nil
+			rt, err := a.realtimeDue(ctx, now)
+			if err != nil {
+				return nil, err
+			}
+			return append(due, rt...), nil
 		},
 	}
 }

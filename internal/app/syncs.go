@@ -29,10 +29,16 @@ type dataParts struct {
 	engine    *syncer.Engine
 	scheduler *syncer.Scheduler
 	enricher  *enrich.Service
+	// subscribe reconciles a connection's change subscriptions (a job).
+	subscribe func(ctx context.Context, connID string)
 }
 
-// afterReconnect queues one catch-up run per sync a reconnect resumed.
-func (d *dataParts) afterReconnect(_ context.Context, _ *store.Connection, resumed []string) {
+// afterReconnect queues one catch-up run per sync a reconnect resumed, and
+// the reconciliation of the connection's change subscriptions.
+func (d *dataParts) afterReconnect(ctx context.Context, c *store.Connection, resumed []string) {
+	if d.subscribe != nil {
+		d.subscribe(ctx, c.ID) // and its change subscriptions are made again
+	}
 	if d.scheduler == nil {
 		return
 	}
@@ -59,10 +65,11 @@ func (a *App) wireData(d *dataParts, baseURL string, clients map[string]connecti
 			return err == nil && !r.Duplicate, err
 		}})
 	d.scheduler = sched
+	d.subscribe = a.subscribeConnection
 	var hooks http.Handler
 	if cl, ok := clients["hubspot"]; ok && cl.Secret != "" {
 		hooks = syncer.NewWebhookHandler(syncer.WebhookConfig{
-			Provider: "hubspot", Secret: cl.Secret, BaseURL: baseURL, Store: a.Store, Scheduler: sched, Logger: a.Log,
+			Provider: "hubspot", Secret: cl.Secret, BaseURL: baseURL, Store: a.Store, Notify: a.notifyRealtime, Logger: a.Log,
 			Parse: hubspot.ParseWebhook,
 			Verify: func(secret, method, uri string, body []byte, h http.Header, now time.Time) error {
 				return hubspot.VerifyWebhook(secret, method, uri, body, h.Get(hubspot.SignatureHeader), h.Get(hubspot.TimestampHeader), now)
@@ -74,7 +81,8 @@ func (a *App) wireData(d *dataParts, baseURL string, clients map[string]connecti
 			a.Log.Warn("enqueue a sync's first run; the next sweep finds it", "sync", syncID, "err", err)
 		}
 	}
-	a.API.SetData(api.DataDeps{Tables: &tables.Service{Store: a.Store, RowsChanged: rowsChanged}, Syncs: d.engine, Webhooks: hooks, DueNow: dueNow})
+	a.API.SetData(api.DataDeps{Tables: &tables.Service{Store: a.Store, RowsChanged: rowsChanged}, Syncs: d.engine, Webhooks: hooks, DueNow: dueNow,
+		Saved: a.syncSaved, Notify: a.notifyRealtime})
 }
 
 // busyRetry is how long a run_sync job waits when its sync is running

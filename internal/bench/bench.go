@@ -10,6 +10,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -49,9 +50,9 @@ type Row struct {
 	Unit   string  // of Rate
 	// Max is the limit-bound maximum of Rate (0: none applies).
 	Max float64
-	// Budget is the most Rate that Patchbay's own request budget allows
-	// (97 % of the documented rate, less an allowance for arrival jitter).
-	Budget float64
+	// Floor is the rate of the same work done raw (no engine), measured in
+	// the same run (0: none measured).
+	Floor float64
 	// Requests the run sent to the fake and the fake refused for a limit; -1 when not counted.
 	Requests, Beyond int64
 	Note             string
@@ -194,11 +195,12 @@ func runLimited(ctx context.Context, o Options, p provider, dir string) (Row, er
 		return Row{}, err
 	}
 	row := Row{Part: "providers", Name: p.id + " " + dir, Amount: n, Took: r.elapsed, Rate: r.perSecond(), Unit: "records/s",
-		Max: b.recordsPerSecond(r.elapsed), Budget: b.budgetRecordsPerSecond(r.elapsed), Requests: calls1 - calls0, Beyond: refused1 - refused0}
+		Requests: calls1 - calls0, Beyond: refused1 - refused0}
+	row.Max = b.maxFor(n, row.Requests, r.elapsed)
 	if b.daily {
 		row.Note = fmt.Sprintf("daily quota: %d requests a day, %.0f records/s averaged over 24 h; a short run is not bound by it",
-			entry.RateLimit.Requests, row.Max)
-		row.Max, row.Budget = 0, 0
+			entry.RateLimit.Requests, b.recordsPerSecond(r.elapsed))
+		row.Max = 0
 	}
 	if row.Beyond > 0 {
 		return row, fmt.Errorf("%s %s: the fake refused %d requests for its limit", p.id, dir, row.Beyond)
@@ -206,24 +208,32 @@ func runLimited(ctx context.Context, o Options, p provider, dir string) (Row, er
 	return row, nil
 }
 
+// OfFloor is Rate as a share of Floor (0 when no floor was measured).
+func (r Row) OfFloor() float64 {
+	if r.Floor <= 0 {
+		return 0
+	}
+	return r.Rate / r.Floor
+}
+
 // Write prints the report as a table.
 func (r *Report) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "part\tfigure\tamount\ttime\trate\tlimit-bound max\tof max\tof budget\trequests\tbeyond limit\t")
+	fmt.Fprintln(tw, "part\tfigure\tamount\ttime\trate\tlimit-bound max\tof max\traw floor\tof floor\trequests\tbeyond limit\t")
 	for _, row := range r.Rows {
-		maxS, frac, ofBudget := "—", "—", "—"
+		maxS, frac, floor, ofFloor := "—", "—", "—", "—"
 		if row.Max > 0 {
 			maxS, frac = fmt.Sprintf("%.1f", row.Max), fmt.Sprintf("%.1f %%", 100*row.Fraction())
 		}
-		if row.Budget > 0 {
-			ofBudget = fmt.Sprintf("%.1f %%", 100*row.Rate/row.Budget)
+		if row.Floor > 0 {
+			floor, ofFloor = fmt.Sprintf("%.1f", row.Floor), fmt.Sprintf("%.1f %%", 100*row.OfFloor())
 		}
 		reqs, beyond := "—", "—"
 		if row.Requests >= 0 {
 			reqs, beyond = fmt.Sprint(row.Requests), fmt.Sprint(row.Beyond)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.1f %s\t%s\t%s\t%s\t%s\t%s\t\n", row.Part, row.Name, row.Amount, row.Took.Round(time.Millisecond),
-			row.Rate, row.Unit, maxS, frac, ofBudget, reqs, beyond)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.1f %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Part, row.Name, row.Amount, row.Took.Round(time.Millisecond),
+			row.Rate, row.Unit, maxS, frac, floor, ofFloor, reqs, beyond)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -231,6 +241,46 @@ func (r *Report) Write(w io.Writer) error {
 	for _, row := range r.Rows {
 		if row.Note != "" {
 			fmt.Fprintf(w, "  %s: %s\n", row.Name, row.Note)
+		}
+	}
+	return nil
+}
+
+// jsonRow is one figure as `patchbay bench --json` prints it (API.md,
+// "Benchmarks"): shares as fractions, null where a figure has none.
+type jsonRow struct {
+	Part          string   `json:"part"`
+	Figure        string   `json:"figure"`
+	Amount        int      `json:"amount"`
+	Seconds       float64  `json:"seconds"`
+	Rate          float64  `json:"rate"`
+	Unit          string   `json:"unit"`
+	LimitBoundMax *float64 `json:"limit_bound_max"`
+	OfMax         *float64 `json:"of_max"`
+	BeyondLimit   *int64   `json:"beyond_limit"`
+	FloorRate     *float64 `json:"floor_rate"`
+	OfFloor       *float64 `json:"of_floor"`
+}
+
+// WriteJSON prints the report as one JSON object per line per figure.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	for _, row := range r.Rows {
+		out := jsonRow{Part: row.Part, Figure: row.Name, Amount: row.Amount, Seconds: row.Took.Seconds(), Rate: row.Rate, Unit: row.Unit}
+		if row.Max > 0 {
+			m, f := row.Max, row.Fraction()
+			out.LimitBoundMax, out.OfMax = &m, &f
+		}
+		if row.Requests >= 0 {
+			b := row.Beyond
+			out.BeyondLimit = &b
+		}
+		if row.Floor > 0 {
+			fl, of := row.Floor, row.OfFloor()
+			out.FloorRate, out.OfFloor = &fl, &of
+		}
+		if err := enc.Encode(out); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -12,7 +12,9 @@ import (
 // --quick` on HubSpot, so that the suite keeps working: both directions move
 // every record (Run fails otherwise) without a single request beyond
 // HubSpot's limit. How near the maximum they come is the suite's figure, not
-// this test's: under the race detector the engine is several times slower.
+// this test's: under the race detector the engine is several times slower,
+// and a quick run fits in one window of HubSpot's rolling limit, which it may
+// spend at once (no maximum applies then).
 func TestQuickSuiteOnHubSpot(t *testing.T) {
 	t.Parallel()
 	rep, err := bench.Run(context.Background(), bench.Options{Quick: true, Providers: []string{"hubspot"}, Parts: []string{"providers"}})
@@ -23,7 +25,7 @@ func TestQuickSuiteOnHubSpot(t *testing.T) {
 		t.Fatalf("rows = %+v, want hubspot inbound and outbound", rep.Rows)
 	}
 	for _, r := range rep.Rows {
-		if r.Beyond != 0 || r.Requests < 10 || r.Max <= 0 || r.Rate <= 0 || r.Fraction() > 1.2 {
+		if r.Beyond != 0 || r.Requests < 10 || r.Rate <= 0 || r.Fraction() > 1.2 {
 			t.Errorf("%s: %+v (%.0f %% of the limit-bound maximum)", r.Name, r, 100*r.Fraction())
 		}
 	}

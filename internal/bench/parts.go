@@ -42,7 +42,8 @@ func unlimited(id string) func(*catalog.Catalog) *catalog.Catalog {
 func runEngine(ctx context.Context, o Options) ([]Row, error) {
 	fakes := app.DemoFakes()
 	hs := fakes["hubspot"]
-	hs.Handler = fakehubspot.New(fakehubspot.Options{ClientID: hs.ClientID, ClientSecret: hs.ClientSecret, RateLimit: 1 << 30, SearchRateLimit: 1 << 30})
+	fake := fakehubspot.New(fakehubspot.Options{ClientID: hs.ClientID, ClientSecret: hs.ClientSecret, RateLimit: 1 << 30, SearchRateLimit: 1 << 30})
+	hs.Handler = fake
 	fakes["hubspot"] = hs
 	in, err := start(ctx, setup{fakes: fakes, catalog: unlimited("hubspot")})
 	if err != nil {
@@ -54,16 +55,38 @@ func runEngine(ctx context.Context, o Options) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	fl, err := newFloor(in.dir, in.url+"/_fakes/hubspot", fake.IssueToken(p.account).AccessToken, p.object)
+	if err != nil {
+		return nil, err
+	}
+	defer fl.close()
+	fields := make([]string, 0, len(p.fields))
+	for _, f := range p.fields {
+		fields = append(fields, f[0])
+	}
 	n := o.pick(3000, 20000)
 	var rows []Row
 	for _, dir := range []string{syncer.Inbound, syncer.Outbound} {
-		o.progress("engine %s: %d records, no limit", dir, n)
+		o.progress("engine %s: %d records, no limit, and the same work raw", dir, n)
 		r, err := runSync(ctx, in, p, conn, dir, n)
 		if err != nil {
 			return rows, err
 		}
+		var moved int
+		var took time.Duration
+		if dir == syncer.Inbound {
+			moved, took, err = fl.inbound(ctx, fields)
+		} else {
+			moved, took, err = fl.outbound(ctx, fields)
+		}
+		if err != nil {
+			return rows, fmt.Errorf("raw floor %s: %w", dir, err)
+		}
+		if moved != n {
+			return rows, fmt.Errorf("raw floor %s moved %d of %d records", dir, moved, n)
+		}
 		rows = append(rows, Row{Part: "engine", Name: "engine " + dir + " (hubspot, no limit)", Amount: n, Took: r.elapsed,
-			Rate: r.perSecond(), Unit: "records/s", Requests: -1})
+			Rate: r.perSecond(), Unit: "records/s", Requests: -1, Floor: float64(moved) / took.Seconds()})
 	}
 	return rows, nil
 }
@@ -330,7 +353,7 @@ func enrichOnce(ctx context.Context, o Options, limited bool) (Row, error) {
 	if limited {
 		b := boundOf(mustProvider("dataprovider"), syncer.Inbound)
 		b.perRequest = 1 // one lookup a request
-		row.Max, row.Budget = b.perSecond, b.budgetRecordsPerSecond(took)
+		row.Max = b.maxFor(n, row.Requests, took)
 	}
 	if row.Beyond > 0 {
 		return row, fmt.Errorf("%s: the fake refused %d requests for its limit", name, row.Beyond)

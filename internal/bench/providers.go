@@ -13,7 +13,6 @@ import (
 	fakeshopify "patchbay/internal/fakes/shopify"
 	"patchbay/internal/store"
 	"patchbay/internal/syncer"
-	"patchbay/internal/transport"
 )
 
 // Shopify's documented query costs (the connector computes the same): a page
@@ -184,9 +183,9 @@ type bound struct {
 	period                time.Duration
 }
 
-// recordsPerSecond is the most records a run of length d may move: requests
-// per second times records per request; for a cost bucket, what the full
-// bucket plus its refill over d pay for.
+// recordsPerSecond is the most records a run of length d may move at the
+// documented rate sustained: requests per second times records per request;
+// for a cost bucket, what the full bucket plus its refill over d pay for.
 func (b bound) recordsPerSecond(d time.Duration) float64 {
 	if b.cost > 0 {
 		return (b.bucket + b.restore*d.Seconds()) / b.cost * float64(b.perRequest) / d.Seconds()
@@ -194,15 +193,21 @@ func (b bound) recordsPerSecond(d time.Duration) float64 {
 	return b.perSecond * float64(b.perRequest)
 }
 
-// budgetRecordsPerSecond is the most records a run of length d may move
-// within Patchbay's own request budget (transport.BudgetRate: its burst, then
-// its sustained rate); for a cost bucket, the bucket is the bound.
-func (b bound) budgetRecordsPerSecond(d time.Duration) float64 {
+// maxFor is the limit-bound maximum of a run that moved records with
+// requests in d. A rolling window of N requests per P lets the first N go at
+// once, the next N one window later, and so on, so those requests need at
+// least ⌊(requests−1)/N⌋ × P; the maximum is the records over that time. It
+// is 0 when the requests fit one window (the limit did not bind the run). A
+// cost bucket is bound by what it pays for over d.
+func (b bound) maxFor(records int, requests int64, d time.Duration) float64 {
 	if b.cost > 0 {
 		return b.recordsPerSecond(d)
 	}
-	perSecond, burst := transport.BudgetRate(b.requests, b.period)
-	return (float64(burst) + perSecond*d.Seconds()) * float64(b.perRequest) / d.Seconds()
+	if b.requests <= 0 || requests <= int64(b.requests) {
+		return 0
+	}
+	least := time.Duration((requests-1)/int64(b.requests)) * b.period
+	return float64(records) / least.Seconds()
 }
 
 // boundOf reads the limit-bound maximum off the catalog entry.

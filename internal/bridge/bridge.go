@@ -270,6 +270,17 @@ func (s *Service) write(ctx context.Context, h *store.Hook, items []map[string]a
 			if existing, err = tx.RowsByExternalID(ctx, h.TableID, SourceID, h.MatchColumn, keys); err != nil {
 				return err
 			}
+			// A row that came another way (an inbound sync, the API, the
+			// dashboard) with the same value is the same row, not a twin.
+			byValue, err := tx.RowsByValue(ctx, h.TableID, h.MatchColumn, keys)
+			if err != nil {
+				return err
+			}
+			for k, row := range byValue {
+				if _, ok := existing[k]; !ok {
+					existing[k] = store.SourcedRow{Row: row}
+				}
+			}
 		}
 		for _, it := range items {
 			key := ""

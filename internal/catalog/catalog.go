@@ -70,6 +70,9 @@ type ConfigField struct {
 	// Account marks a field whose value names the provider account (a HubSpot
 	// portal, a Shopify store): the account that signs in must be that one.
 	Account bool `json:"account,omitempty"`
+	// Host marks a field whose value is a host name: a pasted URL
+	// (https://acme.myshopify.com/) is reduced to its lower-cased host.
+	Host bool `json:"host,omitempty"`
 }
 
 // URLs are the provider's endpoints. Revoke may hold {refresh_token} or
@@ -118,6 +121,21 @@ type RateLimit struct {
 	// Cost is a points bucket for providers that meter by query cost rather
 	// than by request count (Shopify's GraphQL Admin API).
 	Cost *CostLimit `json:"cost,omitempty"`
+	// Keyed are further limits on the requests a connector tags with their
+	// key, spent as well as the main one (HubSpot's search limit: "search").
+	Keyed map[string]Window `json:"keyed,omitempty"`
+}
+
+// Window is a further limit of Requests per Period.
+type Window struct {
+	Requests int    `json:"requests"`
+	Period   string `json:"period"`
+}
+
+// PeriodDuration parses Period.
+func (w Window) PeriodDuration() time.Duration {
+	d, _ := time.ParseDuration(w.Period) // validated at load
+	return d
 }
 
 // CostLimit is a leaky bucket of cost points: Bucket points at most, refilled
@@ -200,6 +218,30 @@ func (p *Provider) DefaultScopes() []string {
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+}
+
+// NormalizeConfig returns a copy of connect-time settings with each value
+// trimmed and each host field reduced to its lower-cased host name, so what
+// people paste from the browser's address bar is what is stored.
+func (p *Provider) NormalizeConfig(cfg map[string]string) map[string]string {
+	if cfg == nil {
+		return nil
+	}
+	out := make(map[string]string, len(cfg))
+	for k, v := range cfg {
+		v = strings.TrimSpace(v)
+		if i := slices.IndexFunc(p.ConfigFields, func(f ConfigField) bool { return f.Name == k }); i >= 0 && p.ConfigFields[i].Host {
+			if _, rest, ok := strings.Cut(v, "://"); ok {
+				v = rest
+			}
+			if i := strings.IndexAny(v, "/?#"); i >= 0 {
+				v = v[:i]
+			}
+			v = strings.ToLower(v)
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // ValidateConfig checks connect-time settings against the entry's config
@@ -331,6 +373,14 @@ func validate(p *Provider) error {
 	}
 	if d, err := time.ParseDuration(p.RateLimit.Period); err != nil || d <= 0 || p.RateLimit.Requests <= 0 {
 		return fmt.Errorf("rate_limit needs requests > 0 and a period like \"10s\", got %+v", p.RateLimit)
+	}
+	for k, w := range p.RateLimit.Keyed {
+		if d, err := time.ParseDuration(w.Period); err != nil || d <= 0 || w.Requests <= 0 || k == "" {
+			return fmt.Errorf("rate_limit.keyed %q needs requests > 0 and a period like \"1s\", got %+v", k, w)
+		}
+	}
+	if p.RateLimit.Per != "" && len(p.RateLimit.Keyed) > 0 {
+		return fmt.Errorf("rate_limit has both per and keyed limits; a request carries one key")
 	}
 	if p.TokenAuth != "" && p.TokenAuth != "params" && p.TokenAuth != "header" {
 		return fmt.Errorf("token_auth %q is not params or header", p.TokenAuth)

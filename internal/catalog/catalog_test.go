@@ -81,7 +81,7 @@ func TestURLTemplates(t *testing.T) {
 	}
 	shop, _ := c.Get("shopify")
 	r := shop.Resolve(map[string]string{"shop": "acme.myshopify.com"})
-	if r.URLs.Authorize != "https://acme.myshopify.com/admin/oauth/authorize" || r.URLs.API != "https://acme.myshopify.com/admin/api/2025-01" {
+	if r.URLs.Authorize != "https://acme.myshopify.com/admin/oauth/authorize" || r.URLs.API != "https://acme.myshopify.com/admin/api/2026-10" {
 		t.Fatalf("resolved: %+v", r.URLs)
 	}
 	if bad := shop.Resolve(map[string]string{"shop": "evil.com/x?"}); bad.URLs.Token != shop.URLs.Token {

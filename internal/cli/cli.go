@@ -161,10 +161,27 @@ func (c *Client) Run(ctx context.Context, cmd string, args []string) error {
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}
+	var err error
 	if *asJSON {
-		return c.printJSON(out)
+		err = c.printJSON(out)
+	} else {
+		err = c.printConnection(out)
 	}
-	return c.printConnection(out)
+	if err == nil && cmd == "test" && out["health"] == "red" {
+		// Scripts branch on the exit status: a red connection is a failed test.
+		return &RedError{Status: fmt.Sprint(out["status"]), Reason: fmt.Sprint(out["reason"])}
+	}
+	return err
+}
+
+// RedError is the outcome of `patchbay test` on a connection that needs
+// action: the command prints the connection and then fails with it.
+type RedError struct {
+	Status, Reason string
+}
+
+func (e *RedError) Error() string {
+	return fmt.Sprintf("the connection needs action: %s (%s)", e.Status, e.Reason)
 }
 
 // maybeReadKey reads an API key from stdin when the provider uses API keys.

@@ -100,7 +100,15 @@ func New(cfg Config) *Service {
 	if cfg.SyncFailureWindow == 0 {
 		cfg.SyncFailureWindow = 15 * time.Minute
 	}
-	return &Service{cfg: cfg, budgets: transport.NewBudgets()}
+	budgets := transport.NewBudgets()
+	if cfg.Store != nil {
+		if log := cfg.Store.RateLog(); log != nil {
+			// Several processes on one PostgreSQL: one budget per account
+			// across all of them.
+			budgets = transport.NewSharedBudgets(log)
+		}
+	}
+	return &Service{cfg: cfg, budgets: budgets}
 }
 
 // RefreshMargin is how long before expiry a token is refreshed.
@@ -150,6 +158,7 @@ func (s *Service) Establish(ctx context.Context, ws *store.Workspace, req Connec
 	if p.Tier == catalog.TierPremium && ws.Plan != catalog.TierPremium {
 		return nil, Established{}, &PlanError{Provider: p.Name, Plan: ws.Plan, Needed: catalog.TierPremium}
 	}
+	req.Config = p.NormalizeConfig(req.Config)
 	if errs := p.ValidateConfig(req.Config); len(errs) > 0 {
 		return nil, Established{}, &ValidationError{Fields: errs}
 	}
@@ -566,6 +575,8 @@ func (s *Service) Disconnect(ctx context.Context, ws *store.Workspace, id, actor
 	p, _ := s.cfg.Catalog.Get(c.Provider)
 	revoked := "no credentials held"
 	if creds, err := s.loadCreds(ctx, c.ID); err == nil && p != nil {
+		// Change subscriptions go first: they need the grant.
+		s.unsubscribeAll(ctx, p, c, creds)
 		revoked = s.revokeCreds(ctx, p, c, creds)
 	}
 	err = s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {

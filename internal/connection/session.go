@@ -49,6 +49,20 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 		}
 	} else {
 		opts.Budget = s.budgets.For(c.ID, limit)
+		if keyed := p.RateLimit.Keyed; len(keyed) > 0 {
+			opts.Keyed = func(key string) *transport.Budget {
+				w, ok := keyed[key]
+				if !ok {
+					return nil
+				}
+				return s.budgets.Get(c.ID+"/"+key, w.Requests, w.PeriodDuration())
+			}
+		}
+	}
+	if conn, ok := s.cfg.Connectors.Get(p.ID); ok {
+		if q, ok := conn.(connector.QuotaReader); ok {
+			opts.Used = q.RequestsUsed
+		}
 	}
 	sent := &sentCreds{creds: creds}
 	authorize := func(ctx context.Context, req *http.Request) error {

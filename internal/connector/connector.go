@@ -152,6 +152,16 @@ type Connector interface {
 	Write(ctx context.Context, s Session, req WriteRequest) ([]WriteResult, error)
 }
 
+// QuotaReader is a connector whose provider reports, on its answers, how
+// many requests its rate window holds (HubSpot's X-HubSpot-RateLimit-*
+// headers, Salesforce's Sforce-Limit-Info). RequestsUsed reads that count of
+// the catalog's main rate_limit window from an answer's headers; ok is false
+// when the answer did not say. The transport then waits out requests that
+// other clients of the same account sent.
+type QuotaReader interface {
+	RequestsUsed(h http.Header) (used int, ok bool)
+}
+
 // Revoker is implemented by connectors whose provider can revoke a grant.
 type Revoker interface {
 	Revoke(ctx context.Context, s Session) error

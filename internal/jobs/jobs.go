@@ -155,6 +155,11 @@ type Handlers struct {
 	RunSync      func(ctx context.Context, syncID, trigger string) error
 	RefreshToken func(ctx context.Context, connectionID string) error
 	Probe        func(ctx context.Context, connectionID string) error
+	// Notified turns a sync's change notifications into one run (Notify).
+	Notified func(ctx context.Context, syncID string) error
+	// Subscribe makes a connection's change subscriptions at its provider
+	// match its realtime syncs, and checks and renews them (Subscribe).
+	Subscribe func(ctx context.Context, connectionID string) error
 	// Due returns the work that is due at now (the sweep enqueues it; work
 	// already queued or running is skipped by the uniqueness rule).
 	Due func(ctx context.Context, now time.Time) ([]Args, error)
@@ -262,6 +267,14 @@ func (h Handlers) run(ctx context.Context, e Engine, now func() time.Time, log *
 		if h.Due != nil {
 			return sweep(ctx, e, h.Due, now(), log)
 		}
+	case Notify:
+		if h.Notified != nil {
+			return h.Notified(ctx, a.SyncID)
+		}
+	case Subscribe:
+		if h.Subscribe != nil {
+			return h.Subscribe(ctx, a.ConnectionID)
+		}
 	}
 	return fmt.Errorf("%s: %w", args.Kind(), ErrNoHandler)
 }
@@ -276,6 +289,10 @@ func (h Handlers) has(kind string) bool {
 		return h.Probe != nil
 	case Sweep{}.Kind():
 		return h.Due != nil
+	case Notify{}.Kind():
+		return h.Notified != nil
+	case Subscribe{}.Kind():
+		return h.Subscribe != nil
 	}
 	return false
 }

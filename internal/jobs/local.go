@@ -68,6 +68,15 @@ func (l *Local) work(key string, args Args) {
 		delete(l.active, key)
 		l.mu.Unlock()
 	}()
+	if d, ok := args.(delayed); ok {
+		t := time.NewTimer(d.delay())
+		select {
+		case <-t.C:
+		case <-l.quit:
+			t.Stop()
+			return
+		}
+	}
 	slots := l.slots[args.queue()]
 	for attempt := 1; ; attempt++ {
 		select {

@@ -51,6 +51,12 @@ func NewRiver(pool *pgxpool.Pool, cfg Config) (*River, error) {
 	if h.Probe != nil {
 		river.AddWorker(workers, workFunc[Probe](r))
 	}
+	if h.Notified != nil {
+		river.AddWorker(workers, workFunc[Notify](r))
+	}
+	if h.Subscribe != nil {
+		river.AddWorker(workers, workFunc[Subscribe](r))
+	}
 	var periodic []*river.PeriodicJob
 	if h.Due != nil {
 		river.AddWorker(workers, workFunc[Sweep](r))

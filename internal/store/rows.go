@@ -24,12 +24,19 @@ type Row struct {
 
 // RowHash is the hash of a row's values in canonical form (JSON with sorted keys).
 func RowHash(values map[string]any) string {
+	_, h := rowJSON(values)
+	return h
+}
+
+// rowJSON is a row's values as stored (JSON; maps encode with sorted keys,
+// so this is the canonical form) and its hash, from one encoding.
+func rowJSON(values map[string]any) (text, hash string) {
 	b, err := json.Marshal(values)
 	if err != nil {
 		panic(fmt.Sprintf("store: row values are not JSON: %v", err)) // values come from decoded JSON or typed conversion
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return string(b), hex.EncodeToString(sum[:16])
 }
 
 // ListTables returns a workspace's tables by id.
@@ -92,9 +99,10 @@ func (t *Tx) InsertRow(ctx context.Context, r *Row) error {
 		r.Values = map[string]any{}
 	}
 	now := time.Now().UTC()
-	r.CreatedAt, r.UpdatedAt, r.Hash = now, now, RowHash(r.Values)
+	vals, hash := rowJSON(r.Values)
+	r.CreatedAt, r.UpdatedAt, r.Hash = now, now, hash
 	_, err := t.s.exec(ctx, t.tx, `INSERT INTO table_rows (`+rowColumns+`) VALUES (?,?,?,?,?,?,?)`,
-		r.ID, r.TableID, jsonText(r.Values), r.Hash, now, now, nullTime(r.DeletedAt))
+		r.ID, r.TableID, vals, r.Hash, now, now, nullTime(r.DeletedAt))
 	if err != nil {
 		return fmt.Errorf("insert row: %w", err)
 	}
@@ -103,9 +111,10 @@ func (t *Tx) InsertRow(ctx context.Context, r *Row) error {
 
 // UpdateRow writes a row's values and deletion mark; it refreshes the hash.
 func (t *Tx) UpdateRow(ctx context.Context, r *Row) error {
-	r.UpdatedAt, r.Hash = time.Now().UTC(), RowHash(r.Values)
+	vals, hash := rowJSON(r.Values)
+	r.UpdatedAt, r.Hash = time.Now().UTC(), hash
 	res, err := t.s.exec(ctx, t.tx, `UPDATE table_rows SET vals=?, hash=?, updated_at=?, deleted_at=? WHERE id=? AND table_id=?`,
-		jsonText(r.Values), r.Hash, r.UpdatedAt, nullTime(r.DeletedAt), r.ID, r.TableID)
+		vals, r.Hash, r.UpdatedAt, nullTime(r.DeletedAt), r.ID, r.TableID)
 	if err != nil {
 		return fmt.Errorf("update row %s: %w", r.ID, err)
 	}

@@ -50,6 +50,9 @@ type Store struct {
 	lockSlots chan struct{}
 	// holdSlots bounds the connections TryHold sets aside (PostgreSQL).
 	holdSlots chan struct{}
+	// wstmts and rstmts are the prepared statements of the write and read
+	// pools (SQLite; nil on PostgreSQL).
+	wstmts, rstmts *stmtCache
 }
 
 // maxHolds is how many TryHold locks a process keeps at once; a sync run
@@ -102,7 +105,10 @@ func open(dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
 	}
 	r.SetMaxOpenConns(8)
-	return &Store{dialect: SQLite, write: w, read: r, path: dsn}, nil
+	// Keep the readers open: a closed one loses its prepared statements
+	// and its page cache.
+	r.SetMaxIdleConns(8)
+	return &Store{dialect: SQLite, write: w, read: r, path: dsn, wstmts: newStmtCache(w), rstmts: newStmtCache(r)}, nil
 }
 
 // Migrate applies pending migrations; running it again is a no-op.
@@ -156,6 +162,11 @@ func (s *Store) Dialect() string { return s.dialect }
 
 // Close releases the database.
 func (s *Store) Close() error {
+	for _, c := range []*stmtCache{s.wstmts, s.rstmts} {
+		if c != nil {
+			c.close()
+		}
+	}
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -225,20 +236,36 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", full(err))
 	}
+	if s.wstmts != nil {
+		s.wstmts.preparePending(ctx)
+	}
 	return nil
 }
 
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
-	res, err := q.ExecContext(ctx, s.rebind(query), args...)
+	query = s.rebind(query)
+	if st := s.prepared(ctx, q, query); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		return res, full(err)
+	}
+	res, err := q.ExecContext(ctx, query, args...)
 	return res, full(err)
 }
 
 func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
-	return q.QueryRowContext(ctx, s.rebind(query), args...)
+	query = s.rebind(query)
+	if st := s.prepared(ctx, q, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.QueryRowContext(ctx, query, args...)
 }
 
 func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
-	return q.QueryContext(ctx, s.rebind(query), args...)
+	query = s.rebind(query)
+	if st := s.prepared(ctx, q, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.QueryContext(ctx, query, args...)
 }
 
 func notFound(err error, what string) error {

@@ -122,9 +122,9 @@ func (t *Tx) CreateSync(ctx context.Context, y *Sync) error {
 // UpdateSync writes every field of y.
 func (t *Tx) UpdateSync(ctx context.Context, y *Sync) error {
 	y.UpdatedAt = time.Now().UTC()
-	_, err := t.s.exec(ctx, t.tx, `UPDATE syncs SET direction=?, object=?, filter=?, mapping=?, match_key=?, mode=?, schedule=?,
+	_, err := t.s.exec(ctx, t.tx, `UPDATE syncs SET direction=?, connection_id=?, object=?, filter=?, mapping=?, match_key=?, mode=?, schedule=?,
 		paused=?, pause_reason=?, cursor=?, max_records=?, next_run_at=?, updated_at=? WHERE id=?`,
-		y.Direction, y.Object, y.Filter, jsonText(emptyIfNil(y.Mapping)), y.MatchKey, y.Mode, y.Schedule, y.Paused, y.PauseReason,
+		y.Direction, y.ConnectionID, y.Object, y.Filter, jsonText(emptyIfNil(y.Mapping)), y.MatchKey, y.Mode, y.Schedule, y.Paused, y.PauseReason,
 		y.Cursor, y.MaxRecords, nullTime(y.NextRunAt), y.UpdatedAt, y.ID)
 	if err != nil {
 		return fmt.Errorf("update sync %s: %w", y.ID, err)

@@ -68,7 +68,10 @@ type Config struct {
 	Now    func() time.Time // default time.Now
 	// RowErrorSamples is how many row errors a run keeps. Default 20.
 	RowErrorSamples int
-	// PollInterval is how often realtime syncs poll besides webhooks. Default 5 min.
+	// PollInterval, when set, is how often every realtime sync polls besides
+	// its notifications (tests). Default: each provider's
+	// (connector.Realtime.PollInterval: a minute for Salesforce, 5 min for
+	// the providers that notify).
 	PollInterval time.Duration
 	// DefaultInterval is the schedule of every: without a duration. Default 15 min.
 	DefaultInterval time.Duration
@@ -96,9 +99,6 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.RowErrorSamples <= 0 {
 		cfg.RowErrorSamples = 20
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 5 * time.Minute
 	}
 	if cfg.DefaultInterval <= 0 {
 		cfg.DefaultInterval = 15 * time.Minute
@@ -252,7 +252,7 @@ func (e *Engine) finish(ctx context.Context, r *run, runErr error) {
 	ctx = context.WithoutCancel(ctx) // the record must land even when the run was cancelled
 	run := r.res.Run
 	run.FinishedAt = e.cfg.Now().UTC()
-	next := e.nextRun(r.y, run.FinishedAt)
+	next := e.nextRun(ctx, r.y, run.FinishedAt)
 	switch {
 	case runErr == nil && run.Failed > 0:
 		run.Status = StatusPartial
@@ -304,18 +304,30 @@ func (e *Engine) finish(ctx context.Context, r *run, runErr error) {
 }
 
 // nextRun is when a sync's schedule runs it next after now (zero: manual).
-func (e *Engine) nextRun(y *store.Sync, now time.Time) time.Time {
+func (e *Engine) nextRun(ctx context.Context, y *store.Sync, now time.Time) time.Time {
 	sch, err := ParseSchedule(y.Schedule, e.cfg.DefaultInterval)
 	if err != nil {
 		return time.Time{}
 	}
 	switch {
 	case sch.Realtime:
-		return now.Add(e.cfg.PollInterval)
+		return now.Add(e.pollInterval(ctx, y))
 	case sch.Every > 0:
 		return now.Add(sch.Every)
 	}
 	return time.Time{}
+}
+
+// pollInterval is how often a realtime sync polls: its provider's interval.
+func (e *Engine) pollInterval(ctx context.Context, y *store.Sync) time.Duration {
+	if e.cfg.PollInterval > 0 {
+		return e.cfg.PollInterval
+	}
+	c, err := e.cfg.Store.ConnectionByID(ctx, y.ConnectionID)
+	if err != nil {
+		return connector.DefaultRealtime.PollInterval
+	}
+	return e.cfg.Conns.RealtimeOf(c.Provider).PollInterval
 }
 
 // Schedule is a parsed schedule.
@@ -327,6 +339,10 @@ type Schedule struct {
 
 // MinInterval is the shortest every: schedule.
 const MinInterval = time.Minute
+
+// MaxInterval is the longest every: schedule: beyond a month a schedule is
+// a typing slip (every:99999999m is 190 years), not a plan.
+const MaxInterval = 31 * 24 * time.Hour
 
 // ParseSchedule reads manual, every:<duration> (every: alone is def) or realtime.
 func ParseSchedule(s string, def time.Duration) (Schedule, error) {
@@ -344,6 +360,9 @@ func ParseSchedule(s string, def time.Duration) (Schedule, error) {
 		}
 		if d < MinInterval {
 			return Schedule{}, fmt.Errorf("every: must be at least %s", MinInterval)
+		}
+		if d > MaxInterval {
+			return Schedule{}, fmt.Errorf("every: must be at most %s (31 days); for rarer runs use manual and Sync now", MaxInterval)
 		}
 		return Schedule{Every: d}, nil
 	}

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,16 +22,17 @@ type WebhookConfig struct {
 	// Verify checks a request's signature headers against its body.
 	Verify func(secret, method, uri string, body []byte, header http.Header, now time.Time) error
 	// Parse reads the body into changes.
-	Parse     func(body []byte) ([]connector.Change, error)
-	Store     *store.Store
-	Scheduler *Scheduler
-	Logger    *slog.Logger
+	Parse func(body []byte) ([]connector.Change, error)
+	Store *store.Store
+	// Notify asks for a debounced run of a realtime sync (a job).
+	Notify func(ctx context.Context, syncID string) error
+	Logger *slog.Logger
 	// MaxBody bounds a request body. Default 1 MiB.
 	MaxBody int64
 }
 
-// NewWebhookHandler receives provider webhooks and queues an inbound run of
-// the realtime syncs of each account and object named, at once. It writes
+// NewWebhookHandler receives provider webhooks and asks for an inbound run of
+// the realtime syncs of each account and object named (debounced). It writes
 // nothing for a request that is too large, unsigned, stale or malformed.
 func NewWebhookHandler(cfg WebhookConfig) http.Handler {
 	if cfg.MaxBody <= 0 {
@@ -75,7 +77,11 @@ func NewWebhookHandler(cfg WebhookConfig) http.Handler {
 			}
 			for _, y := range ys {
 				if y.Direction == Inbound && y.Object == c.Object {
-					cfg.Scheduler.Queue(y.ID, TriggerWebhook, time.Now())
+					if err := cfg.Notify(r.Context(), y.ID); err != nil {
+						cfg.Logger.Error("queue realtime run", "provider", cfg.Provider, "sync", y.ID, "err", err)
+						http.Error(w, "try again", http.StatusServiceUnavailable)
+						return
+					}
 				}
 			}
 		}

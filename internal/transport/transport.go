@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"patchbay/internal/connector"
 	"patchbay/internal/netguard"
 )
@@ -22,34 +20,20 @@ import (
 // Budget is the request budget of one connection (one account at one
 // provider), shared by syncs, enrichment and probes.
 type Budget struct {
-	limiter *rate.Limiter
-	sem     chan struct{} // nil: no cap on simultaneous requests
-	cost    *CostBucket   // nil: the provider does not meter by cost
+	log    *slidingLog   // nil: no request limit, or the log is shared
+	shared *sharedWindow // nil: the log lives in this process
+	sem    chan struct{} // nil: no cap on simultaneous requests
+	cost   *CostBucket   // nil: the provider does not meter by cost
 
 	mu          sync.Mutex
 	pausedUntil time.Time
 }
 
-// NewBudget allows requests per period. The limiter runs at 97 % of the
-// documented rate, stretched by a further jitterAllowance per period, with a
-// burst of the remaining 3 % (at least one), so that no rolling window of the
-// provider's length ever holds more requests than the provider allows (burst +
-// 0.97 × requests ≤ requests) even when requests reach the provider unevenly
-// late, while a daily quota such as Salesforce's still lets a sync start
-// without waiting.
+// NewBudget allows requests per period, paced by a sliding log of this
+// process (see slidingLog): a free window is spent at once and no rolling
+// window of the provider's length ever holds more than requests.
 func NewBudget(requests int, period time.Duration) *Budget {
-	if requests <= 0 || period <= 0 {
-		return &Budget{limiter: rate.NewLimiter(rate.Inf, 1)}
-	}
-	perSecond, burst := BudgetRate(requests, period)
-	return &Budget{limiter: rate.NewLimiter(rate.Limit(perSecond), burst)}
-}
-
-// BudgetRate is the sustained rate (requests per second) and the burst a
-// Budget for a limit of requests per period allows; benchmarks compare what
-// a sync achieves against it.
-func BudgetRate(requests int, period time.Duration) (perSecond float64, burst int) {
-	return float64(requests) / (period + jitterAllowance).Seconds() * 0.97, max(1, requests*3/100)
+	return NewBudgetFor(Limit{Requests: requests, Period: period})
 }
 
 // Limit is everything a Budget enforces.
@@ -62,9 +46,19 @@ type Limit struct {
 	CostBucket, CostRestore float64
 }
 
-// NewBudgetFor returns a budget enforcing l.
-func NewBudgetFor(l Limit) *Budget {
-	b := NewBudget(l.Requests, l.Period)
+// NewBudgetFor returns a budget enforcing l in this process.
+func NewBudgetFor(l Limit) *Budget { return newBudget(l, nil, "") }
+
+// newBudget keeps the request log in shared under key when shared is set.
+func newBudget(l Limit, shared SharedLog, key string) *Budget {
+	b := &Budget{}
+	if l.Requests > 0 && l.Period > 0 {
+		if shared != nil {
+			b.shared = &sharedWindow{log: shared, key: key, limit: l.Requests, per: l.Period}
+		} else {
+			b.log = newSlidingLog(l.Requests, l.Period)
+		}
+	}
 	if l.Concurrency > 0 {
 		b.sem = make(chan struct{}, l.Concurrency)
 	}
@@ -91,21 +85,39 @@ func (b *Budget) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// Wait blocks until a request may be sent.
-func (b *Budget) Wait(ctx context.Context) error {
+// Take blocks until a request may be sent (the budget is not paused and its
+// window has room) and counts it as sent. The caller calls answered once the
+// provider's answer (or a failure) is back, with the requests the provider
+// reports its window holds (0 when it did not say).
+func (b *Budget) Take(ctx context.Context) (answered func(used int), err error) {
+	if err := b.waitPause(ctx); err != nil {
+		return nil, err
+	}
+	switch {
+	case b.log != nil:
+		if err := b.log.take(ctx); err != nil {
+			return nil, err
+		}
+		return b.log.finish, nil
+	case b.shared != nil:
+		id, err := b.shared.take(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return func(used int) { b.shared.finish(id, used) }, nil
+	}
+	return func(int) {}, nil
+}
+
+// waitPause blocks while the provider asked to wait (Retry-After).
+func (b *Budget) waitPause(ctx context.Context) error {
 	b.mu.Lock()
 	until := b.pausedUntil
 	b.mu.Unlock()
 	if d := time.Until(until); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+		return sleep(ctx, d)
 	}
-	return b.limiter.Wait(ctx)
+	return nil
 }
 
 // Pause stops every request on this budget until t (the provider said
@@ -128,10 +140,21 @@ func (b *Budget) PausedUntil() time.Time {
 	return b.pausedUntil
 }
 
-// jitterAllowance is how much later than its neighbours a request may reach
-// the provider: the provider counts arrival times, and for a limit of a few
-// requests a second 3 % of the window is only tens of milliseconds.
-const jitterAllowance = 150 * time.Millisecond
+// Budgets holds one Budget per key (a connection id), created on first use.
+type Budgets struct {
+	shared SharedLog // nil: every budget's log lives in this process
+	mu     sync.Mutex
+	m      map[string]*Budget
+}
+
+// NewBudgets returns an empty set whose budgets live in this process.
+func NewBudgets() *Budgets { return &Budgets{m: map[string]*Budget{}} }
+
+// NewSharedBudgets returns an empty set whose request logs live in log, so
+// that every process using the same log spends one budget per key.
+func NewSharedBudgets(log SharedLog) *Budgets {
+	return &Budgets{shared: log, m: map[string]*Budget{}}
+}
 
 // For returns the budget for key, creating it to enforce l.
 func (bs *Budgets) For(key string, l Limit) *Budget {
@@ -139,31 +162,15 @@ func (bs *Budgets) For(key string, l Limit) *Budget {
 	defer bs.mu.Unlock()
 	b, ok := bs.m[key]
 	if !ok {
-		b = NewBudgetFor(l)
+		b = newBudget(l, bs.shared, key)
 		bs.m[key] = b
 	}
 	return b
 }
-
-// Budgets holds one Budget per key (a connection id), created on first use.
-type Budgets struct {
-	mu sync.Mutex
-	m  map[string]*Budget
-}
-
-// NewBudgets returns an empty set.
-func NewBudgets() *Budgets { return &Budgets{m: map[string]*Budget{}} }
 
 // Get returns the budget for key, creating it with the given limit.
 func (bs *Budgets) Get(key string, requests int, period time.Duration) *Budget {
-	bs.mu.Lock()
-	defer bs.mu.Unlock()
-	b, ok := bs.m[key]
-	if !ok {
-		b = NewBudget(requests, period)
-		bs.m[key] = b
-	}
-	return b
+	return bs.For(key, Limit{Requests: requests, Period: period})
 }
 
 // Options configure a Transport.
@@ -182,9 +189,15 @@ type Options struct {
 	// pauses are returned to the caller as a rate-limit error. Default 60 s.
 	MaxRetryAfter time.Duration
 	// Keyed returns the budget of a request tagged WithBudgetKey (a limit per
-	// Airtable base, say); such a request spends it as well as Budget, and a
-	// 429 pauses only it. Nil: tags are ignored.
+	// Airtable base, HubSpot's search limit); such a request spends it as well
+	// as Budget, and a 429 pauses only it. Nil (or a nil budget): tags are
+	// ignored.
 	Keyed func(key string) *Budget
+	// Used reads how many requests the provider says its window holds from
+	// an answer's headers (HubSpot's X-HubSpot-RateLimit-*, Salesforce's
+	// Sforce-Limit-Info), so that requests other clients of the account sent
+	// are waited out too; nil or ok false when the provider did not say.
+	Used func(h http.Header) (used int, ok bool)
 }
 
 type budgetKey struct{}
@@ -241,18 +254,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	budget := t.o.Budget // what a 429 pauses
 	var keyed *Budget
 	if key, _ := ctx.Value(budgetKey{}).(string); key != "" && t.o.Keyed != nil {
-		keyed = t.o.Keyed(key)
-		budget = keyed
+		if keyed = t.o.Keyed(key); keyed != nil {
+			budget = keyed
+		}
 	}
 	for attempt := 0; ; attempt++ {
-		if err := t.o.Budget.Wait(ctx); err != nil {
-			return nil, err
-		}
-		if keyed != nil {
-			if err := keyed.Wait(ctx); err != nil {
-				return nil, err
-			}
-		}
 		out := req.Clone(ctx)
 		if req.Body != nil && req.GetBody != nil {
 			body, err := req.GetBody()
@@ -270,7 +276,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The window slots are taken last, just before sending, so that a
+		// slot is never held while waiting for something else.
+		answered, err := t.take(ctx, keyed)
+		if err != nil {
+			release()
+			return nil, err
+		}
 		resp, err := t.o.Base.RoundTrip(out)
+		used := 0
+		if err == nil && t.o.Used != nil {
+			if n, ok := t.o.Used(resp.Header); ok {
+				used = n
+			}
+		}
+		answered(used)
 		if err != nil {
 			release()
 		} else {
@@ -321,6 +341,26 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
+}
+
+// take takes a slot of the keyed budget, then of the connection's (the finer
+// limit first, so a slot of the coarser one is never held while waiting for
+// it); the returned func logs both answered.
+func (t *Transport) take(ctx context.Context, keyed *Budget) (func(used int), error) {
+	if keyed == nil {
+		return t.o.Budget.Take(ctx)
+	}
+	sub, err := keyed.Take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	main, err := t.o.Budget.Take(ctx)
+	if err != nil {
+		sub(0)
+		return nil, err
+	}
+	// The provider's headers describe the main window only.
+	return func(used int) { main(used); sub(0) }, nil
 }
 
 // RetryAfter parses a Retry-After header (seconds or HTTP date); def when absent.

@@ -119,7 +119,7 @@ func TestBudgetPausesEveryoneAfter429(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := b.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := b.Take(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait during a pause: %v", err)
 	}
 }
@@ -150,6 +150,7 @@ func BenchmarkBudgetOverhead(b *testing.B) {
 	bud := NewBudget(0, 0)
 	ctx := context.Background()
 	for b.Loop() {
-		_ = bud.Wait(ctx)
+		answered, _ := bud.Take(ctx)
+		answered(0)
 	}
 }

@@ -35,6 +35,16 @@ type setupForm struct {
 	Errors    map[string]string
 	Problem   *problem
 	Caret     *filterCaret
+	// Edit is the sync being edited; nil on the setup of a new one.
+	Edit *syncInfo
+}
+
+// Action is where step two's form posts.
+func (f *setupForm) Action() string {
+	if f.Edit != nil {
+		return "/syncs/" + url.PathEscape(f.Edit.ID) + "/edit"
+	}
+	return "/tables/" + url.PathEscape(f.T.ID) + "/syncs"
 }
 
 // Chosen reports whether step one is done (a known connection and object).
@@ -95,12 +105,12 @@ func caretFor(filter, message string) *filterCaret {
 
 // syncSetup is the sync setup page (GET, so that step one works without script).
 func (h *Handler) syncSetup(w http.ResponseWriter, r *http.Request, s *session) {
-	h.renderSetup(w, r, s, http.StatusOK, r.URL.Query(), nil, nil)
+	h.renderSetup(w, r, s, http.StatusOK, r.PathValue("id"), nil, r.URL.Query(), nil, nil)
 }
 
-func (h *Handler) renderSetup(w http.ResponseWriter, r *http.Request, s *session, status int, form url.Values, p *problem, order []string) {
-	id := r.PathValue("id")
-	f := &setupForm{Direction: form.Get("direction"), Source: form.Get("source"), Errors: map[string]string{}, Problem: p}
+// renderSetup shows the setup form of table id, or the edit form of sync edit.
+func (h *Handler) renderSetup(w http.ResponseWriter, r *http.Request, s *session, status int, id string, edit *syncInfo, form url.Values, p *problem, order []string) {
+	f := &setupForm{Direction: form.Get("direction"), Source: form.Get("source"), Errors: map[string]string{}, Problem: p, Edit: edit}
 	if f.Direction != "outbound" {
 		f.Direction = "inbound"
 	}
@@ -119,7 +129,8 @@ func (h *Handler) renderSetup(w http.ResponseWriter, r *http.Request, s *session
 			continue
 		}
 		for _, c := range it.visible() {
-			if !c.Live() {
+			// An edited sync keeps its connection, live or not.
+			if !c.Live() && (edit == nil || c.ID != edit.ConnectionID) {
 				continue
 			}
 			f.Groups = append(f.Groups, sourceGroup{Conn: c, Name: it.Name, Objects: it.ObjectDetails})
@@ -147,7 +158,11 @@ func (h *Handler) renderSetup(w http.ResponseWriter, r *http.Request, s *session
 			f.Caret = caretFor(form.Get("filter"), msg)
 		}
 	}
-	d := h.pageData(s, "Set up a sync for "+f.T.Name)
+	title := "Set up a sync for " + f.T.Name
+	if edit != nil {
+		title = "Edit the " + f.Provider + " " + edit.Object + " sync of " + f.T.Name
+	}
+	d := h.pageData(s, title)
 	d["Nav"] = "tables"
 	d["F"] = f
 	h.render(w, status, "syncsetup", d)
@@ -179,38 +194,11 @@ func (h *Handler) createSync(w http.ResponseWriter, r *http.Request, s *session)
 		h.errorPage(w, s, h.asProblem(r.Context(), err), "/tables")
 		return
 	}
-	direction := r.PostFormValue("direction")
-	connID, object, _ := strings.Cut(r.PostFormValue("source"), ":")
-	mapping := []map[string]any{}
-	var order []string // the column of each mapping entry, to place the API's errors
-	for _, c := range tb.Columns {
-		field := strings.TrimSpace(r.PostFormValue("map." + c.Name))
-		if field == "" {
-			continue
-		}
-		m := map[string]any{"source": field, "target": c.Name}
-		if direction == "outbound" {
-			m = map[string]any{"source": c.Name, "target": field}
-		}
-		if r.PostFormValue("overwrite."+c.Name) != "" {
-			m["overwrite_empty"] = true
-		}
-		mapping = append(mapping, m)
-		order = append(order, c.Name)
-	}
-	schedule := r.PostFormValue("schedule_kind")
-	if schedule == "every" {
-		if n := strings.TrimSpace(r.PostFormValue("every_minutes")); n != "" {
-			schedule = "every:" + n + "m"
-		}
-	}
-	body := map[string]any{"direction": direction, "connection_id": connID, "table_id": tb.ID, "object": object,
-		"mapping": mapping, "schedule": schedule}
-	if direction == "outbound" {
-		body["match_key"] = r.PostFormValue("match_key")
-	} else {
-		body["filter"] = r.PostFormValue("filter") // as typed: error positions refer to it
-		body["mode"] = r.PostFormValue("mode")
+	body, order := syncForm(tb, r.PostForm)
+	body["table_id"] = tb.ID
+	if p := badBatch(body); p != nil {
+		h.renderSetup(w, r, s, p.Status, id, nil, r.PostForm, p, order)
+		return
 	}
 	var y syncInfo
 	if err := h.call(r.Context(), s, "POST", "/syncs", body, &y); err != nil {
@@ -219,8 +207,62 @@ func (h *Handler) createSync(w http.ResponseWriter, r *http.Request, s *session)
 			h.errorPage(w, s, p, "/tables/"+url.PathEscape(id))
 			return
 		}
-		h.renderSetup(w, r, s, p.Status, r.PostForm, p, order)
+		h.renderSetup(w, r, s, p.Status, id, nil, r.PostForm, p, order)
 		return
 	}
 	http.Redirect(w, r, "/tables/"+url.PathEscape(id)+"?notice=sync_created", http.StatusSeeOther)
+}
+
+// syncForm turns step two of the form into the API's sync body (without the
+// table), and names the column of each mapping entry, to place the API's errors.
+// A test batch that is not a whole number stays text: badBatch refuses it.
+func syncForm(tb tableInfo, form url.Values) (body map[string]any, order []string) {
+	direction := form.Get("direction")
+	connID, object, _ := strings.Cut(form.Get("source"), ":")
+	mapping := []map[string]any{}
+	for _, c := range tb.Columns {
+		field := strings.TrimSpace(form.Get("map." + c.Name))
+		if field == "" {
+			continue
+		}
+		m := map[string]any{"source": field, "target": c.Name}
+		if direction == "outbound" {
+			m = map[string]any{"source": c.Name, "target": field}
+		}
+		if form.Get("overwrite."+c.Name) != "" {
+			m["overwrite_empty"] = true
+		}
+		mapping = append(mapping, m)
+		order = append(order, c.Name)
+	}
+	schedule := form.Get("schedule_kind")
+	if schedule == "every" {
+		if n := strings.TrimSpace(form.Get("every_minutes")); n != "" {
+			schedule = "every:" + n + "m"
+		}
+	}
+	body = map[string]any{"direction": direction, "connection_id": connID, "object": object,
+		"mapping": mapping, "schedule": schedule, "max_records": 0}
+	if n := strings.TrimSpace(form.Get("max_records")); n != "" {
+		body["max_records"] = n // not a number: sent as typed, and refused below
+		if v, err := strconv.Atoi(n); err == nil {
+			body["max_records"] = v
+		}
+	}
+	if direction == "outbound" {
+		body["match_key"] = form.Get("match_key")
+	} else {
+		body["filter"] = form.Get("filter") // as typed: error positions refer to it
+		body["mode"] = form.Get("mode")
+	}
+	return body, order
+}
+
+// badBatch is the refusal of a test batch that is not a whole number; nil when it is one.
+func badBatch(body map[string]any) *problem {
+	if _, ok := body["max_records"].(string); !ok {
+		return nil
+	}
+	return &problem{Status: http.StatusUnprocessableEntity, Title: "Invalid input", Detail: "the test batch is not a whole number",
+		Errors: []fieldError{{Field: "max_records", Message: "Records per run: a whole number, or empty for no limit"}}}
 }

@@ -93,11 +93,14 @@ func (r rowInfo) State(name string) *cellInfo {
 }
 
 type actionColumn struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	Status       string `json:"status"`
-	StatusReason string `json:"status_reason"`
-	StatusDetail string `json:"status_detail"`
+	ID           string         `json:"id"`
+	Name         string         `json:"name"`
+	Status       string         `json:"status"`
+	StatusReason string         `json:"status_reason"`
+	StatusDetail string         `json:"status_detail"`
+	Action       actionSpec     `json:"action"`
+	Cells        map[string]int `json:"cells"`
+	Stats        runCounts      `json:"stats"`
 }
 
 // showValue writes a cell's JSON value for reading: numbers without
@@ -286,6 +289,8 @@ type tablePage struct {
 	Paged   bool   // this is not the first page
 	Syncs   []syncPanel
 	Conns   map[string]*conn
+	// Enrichment is the table's lookup budget; nil where enrichment is not wired.
+	Enrichment *enrichmentInfo
 }
 
 // loadConnections returns the workspace's connections by id and the catalog
@@ -316,6 +321,10 @@ func (h *Handler) loadTable(ctx context.Context, s *session, id, cursor string) 
 	// Action columns exist only where enrichment is wired; without it the route is absent.
 	if err := h.call(ctx, s, "GET", base+"/columns", nil, &cols); err == nil {
 		tp.Actions = cols.ActionColumns
+		tp.Enrichment = &enrichmentInfo{}
+		if err := h.call(ctx, s, "GET", base+"/enrichment", nil, tp.Enrichment); err != nil {
+			return nil, err
+		}
 	} else if p, ok := err.(*problem); !ok || p.Status != http.StatusNotFound {
 		return nil, err
 	}
@@ -499,3 +508,16 @@ func (h *Handler) preview(w http.ResponseWriter, r *http.Request, s *session) {
 	d["Y"], d["T"], d["Plan"], d["Counts"], d["Conn"] = y, tb, res.Plan, counts, conns[y.ConnectionID]
 	h.render(w, http.StatusOK, "preview", d)
 }
+
+// Pending reports whether any action column of the page still has cells to look up.
+func (tp *tablePage) Pending() bool {
+	for _, a := range tp.Actions {
+		if a.Cells["pending"] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Running reports whether the sync's newest run is still going.
+func (p syncPanel) Running() bool { return len(p.Runs) > 0 && p.Runs[0].Status == "running" }

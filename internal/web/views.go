@@ -35,6 +35,7 @@ type integration struct {
 	Objects       []string      `json:"objects"`
 	ObjectDetails []objectInfo  `json:"object_details"`
 	ConfigFields  []configField `json:"config_fields"`
+	Lookups       []lookupInfo  `json:"lookups"`
 	Docs          string        `json:"docs"`
 	Available     bool          `json:"available"`
 	Connections   []*conn       `json:"connections"`
@@ -70,6 +71,7 @@ type syncInfo struct {
 	MatchKey            string        `json:"match_key"`
 	Mode                string        `json:"mode"`
 	Schedule            string        `json:"schedule"`
+	MaxRecords          int           `json:"max_records"`
 	Paused              bool          `json:"paused"`
 	PauseReason         string        `json:"pause_reason"`
 	WaitingForReconnect bool          `json:"waiting_for_reconnect"`

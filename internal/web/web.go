@@ -133,6 +133,28 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	page("POST /syncs/{id}/preview", h.preview)
 	page("POST /syncs/{id}/pause", h.setSyncPaused(true))
 	page("POST /syncs/{id}/resume", h.setSyncPaused(false))
+	page("GET /syncs/{id}/edit", h.editSync)
+	page("POST /syncs/{id}/edit", h.saveSync)
+	page("GET /syncs/{id}/delete", h.deleteSyncPage)
+	page("POST /syncs/{id}/delete", h.deleteSync)
+	page("GET /tables/{id}/delete", h.deleteTablePage)
+	page("POST /tables/{id}/delete", h.deleteTable)
+	page("POST /tables/{id}/rows/delete", h.deleteRows)
+	page("GET /tables/{id}/columns/new", h.newActionColumn)
+	page("POST /tables/{id}/columns", h.createActionColumn)
+	page("GET /tables/{id}/columns/{col}/edit", h.editActionColumn)
+	page("POST /tables/{id}/columns/{col}/edit", h.saveActionColumn)
+	page("POST /tables/{id}/columns/{col}/run", h.rerunActionColumn)
+	page("GET /tables/{id}/columns/{col}/delete", h.deleteActionColumnPage)
+	page("POST /tables/{id}/columns/{col}/delete", h.deleteActionColumn)
+	page("GET /plan", h.planPage)
+	page("POST /plan", h.changePlan)
+	page("GET /tables/{id}/hooks", h.hooksPage)
+	page("POST /tables/{id}/hooks", h.createHook)
+	page("GET /tables/{id}/hooks/{hook}/revoke", h.revokeHookPage)
+	page("POST /tables/{id}/hooks/{hook}/revoke", h.revokeHook)
+	page("GET /connections/{id}/remove", h.removeConnectionPage)
+	page("POST /connections/{id}/remove", h.removeConnection)
 	page("POST /demo/fakes/{provider}/{action}", h.fakeControl)
 }
 
@@ -222,12 +244,8 @@ var funcs = template.FuncMap{
 	},
 	"initials": initials,
 	"hue":      hue,
-	"plural": func(n int, one, many string) string {
-		if n == 1 {
-			return fmt.Sprintf("%d %s", n, one)
-		}
-		return fmt.Sprintf("%d %s", n, many)
-	},
+	"plural":   plural,
+	"list3":    func(a, b, c string) []string { return []string{a, b, c} },
 }
 
 // initials are the letters of a provider's logo placeholder: "HubSpot" → "HS",

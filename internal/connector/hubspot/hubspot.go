@@ -84,6 +84,9 @@ type call struct {
 	in, out      any
 	idempotent   bool       // safe to retry after a 5xx (searches, updates, upserts)
 	errBody      *errorBody // when set, receives HubSpot's error body
+	// budget is the key of the further limit the call spends (catalog
+	// rate_limit.keyed: "search" for the CRM search endpoints).
+	budget string
 }
 
 // errorBody is HubSpot's error JSON, plus the RFC 6749 fields of the OAuth
@@ -124,6 +127,9 @@ func (c *Connector) do(ctx context.Context, s connector.Session, cl call) error 
 	}
 	if cl.idempotent {
 		req = transport.Idempotent(req)
+	}
+	if cl.budget != "" {
+		req = transport.WithBudgetKey(req, cl.budget)
 	}
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
@@ -233,4 +239,15 @@ func (o apiObject) record() connector.Record {
 		}
 	}
 	return connector.Record{ID: o.ID, Fields: fields, UpdatedAt: o.UpdatedAt}
+}
+
+// RequestsUsed reads how many requests HubSpot's rolling 10-second window
+// holds from X-HubSpot-RateLimit-Max and -Remaining (connector.QuotaReader).
+func (c *Connector) RequestsUsed(h http.Header) (int, bool) {
+	limit, err1 := strconv.Atoi(h.Get("X-HubSpot-RateLimit-Max"))
+	left, err2 := strconv.Atoi(h.Get("X-HubSpot-RateLimit-Remaining"))
+	if err1 != nil || err2 != nil || limit <= 0 {
+		return 0, false
+	}
+	return max(limit-left, 0), true
 }

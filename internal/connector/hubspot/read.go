@@ -108,7 +108,7 @@ func (c *Connector) listSince(ctx context.Context, s connector.Session, req conn
 	}
 	var out pageResponse
 	err := c.do(ctx, s, call{method: http.MethodPost, path: "/crm/v3/objects/" + url.PathEscape(req.Object) + "/search",
-		in: body, out: &out, idempotent: true})
+		in: body, out: &out, idempotent: true, budget: "search"})
 	if err != nil {
 		return connector.Page{}, err
 	}

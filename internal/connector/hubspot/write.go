@@ -266,7 +266,7 @@ func (w *writer) findByMatchField(ctx context.Context, idx []int) (map[string]st
 		for {
 			var out pageResponse
 			err := w.c.do(ctx, w.s, call{method: http.MethodPost, path: "/crm/v3/objects/" + url.PathEscape(w.req.Object) + "/search",
-				in: body, out: &out, idempotent: true})
+				in: body, out: &out, idempotent: true, budget: "search"})
 			if err != nil {
 				return nil, err
 			}

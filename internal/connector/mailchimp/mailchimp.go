@@ -7,10 +7,10 @@
 // as Account.Endpoint, which the connection keeps.
 //
 // It reads audiences (lists), members (offset paging, up to 1000 a page,
-// incremental by last_changed), merge fields and tags; it writes members by
-// upsert on their subscriber hash (PUT /lists/{id}/members/{md5}), small
-// writes as parallel calls and large ones as one batch operation (POST
-// /batches). Mailchimp allows 10 simultaneous connections per account: the
+// incremental by last_changed), merge fields and tags; it adds new members
+// (POST /lists/{id}/members) and updates known ones on their subscriber hash
+// (PATCH /lists/{id}/members/{md5}), small writes as parallel calls and large
+// ones as batch operations (POST /batches). Mailchimp allows 10 simultaneous connections per account: the
 // catalog's rate_limit.concurrency makes the transport hold to that, and the
 // connector never starts more than 10 calls at once itself.
 package mailchimp

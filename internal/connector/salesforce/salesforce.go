@@ -92,6 +92,16 @@ func instanceName(base string) string {
 	return base
 }
 
+// RequestsUsed reads the org's API requests of the last 24 hours from the
+// Sforce-Limit-Info header (connector.QuotaReader).
+func (c *Connector) RequestsUsed(h http.Header) (int, bool) {
+	u, ok := usage(h)
+	if !ok {
+		return 0, false
+	}
+	return int(u.Used), true
+}
+
 // usage reads the Sforce-Limit-Info header: "api-usage=18/5000[; ...]".
 func usage(h http.Header) (*connector.Usage, bool) {
 	for _, part := range strings.Split(h.Get("Sforce-Limit-Info"), ";") {

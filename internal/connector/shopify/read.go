@@ -18,7 +18,7 @@ type objectQuery struct {
 
 var objects = map[string]objectQuery{
 	"customers": {"customers", "CustomerSortKeys",
-		"id email firstName lastName phone state tags note numberOfOrders createdAt updatedAt", 1},
+		"id defaultEmailAddress { emailAddress } firstName lastName defaultPhoneNumber { phoneNumber } state tags note numberOfOrders createdAt updatedAt", 3},
 	"orders": {"orders", "OrderSortKeys",
 		"id name email displayFinancialStatus displayFulfillmentStatus currencyCode createdAt updatedAt totalPriceSet { shopMoney { amount currencyCode } } customer { id }", 4},
 	"products": {"products", "ProductSortKeys",
@@ -109,6 +109,11 @@ func flatten(n map[string]any) connector.Record {
 					rec.Fields["totalPrice"] = shop["amount"]
 				}
 			}
+		case "defaultEmailAddress":
+			// Customer.email is deprecated; the record keeps the name users map.
+			rec.Fields["email"] = nested(v, "emailAddress")
+		case "defaultPhoneNumber":
+			rec.Fields["phone"] = nested(v, "phoneNumber")
 		case "customer":
 			rec.Fields["customerId"] = nil
 			if cu, ok := v.(map[string]any); ok {
@@ -124,4 +129,12 @@ func flatten(n map[string]any) connector.Record {
 		}
 	}
 	return rec
+}
+
+// nested is a field of an object value, nil when the object is null.
+func nested(v any, field string) any {
+	if m, ok := v.(map[string]any); ok {
+		return m[field]
+	}
+	return nil
 }

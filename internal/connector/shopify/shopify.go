@@ -1,5 +1,5 @@
 // Package shopify is Patchbay's client of a Shopify store's GraphQL Admin API
-// (POST /admin/api/2025-01/graphql.json): the shop behind a connection,
+// (POST /admin/api/{version}/graphql.json, the version in the catalog): the shop behind a connection,
 // customers, orders and products with cursor pagination, customers written
 // with customerCreate and customerUpdate (several per request, by alias),
 // and the app's own uninstall as revocation. It checks the HMAC Shopify puts

@@ -51,7 +51,7 @@ func (e *tenv) session(token string, meter connector.CostMeter) connector.Sessio
 			req.Header.Set("X-Shopify-Access-Token", token)
 			return nil
 		}})
-	return connector.Session{HTTP: tr.Client(), BaseURL: e.srv.URL + "/admin/api/2025-01", Meter: meter,
+	return connector.Session{HTTP: tr.Client(), BaseURL: e.srv.URL + catalogAPIPath(e.t), Meter: meter,
 		Creds: connector.Credentials{AccessToken: token}, Config: map[string]string{"shop": shop}}
 }
 
@@ -201,7 +201,7 @@ func TestErrorClassification(t *testing.T) {
 	list := connector.ListRequest{Object: "customers"}
 	ordersOnly := e.session(e.fake.IssueToken(shop, "read_customers"), nil)
 	wrongVersion := e.standard()
-	wrongVersion.BaseURL = e.srv.URL + "/admin/api/2019-04"
+	wrongVersion.BaseURL = e.srv.URL + "/admin/api/2019-13" // no such version (a retired one falls forward)
 	noMeter := e.session(e.fake.IssueToken(shop), nil)
 	cases := []struct {
 		name string
@@ -269,8 +269,8 @@ func TestCostPacing(t *testing.T) {
 		}
 	}
 	st := e.fake.CostStats()
-	// 18 pages cost 396 points, four times the bucket.
-	if st.Throttled != 0 || st.Queries != 18 || st.Points < 396 {
+	// 18 pages cost 516 points, five times the bucket.
+	if st.Throttled != 0 || st.Queries != 18 || st.Points < 516 {
 		t.Errorf("cost stats: %+v", st)
 	}
 }
@@ -285,7 +285,7 @@ func TestThrottledIsWaitedOut(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() {
-			if n := len(e.readAll(s, connector.ListRequest{Object: "customers", Limit: 20})); n != 40 {
+			if n := len(e.readAll(s, connector.ListRequest{Object: "customers", Limit: 8})); n != 40 {
 				t.Errorf("read %d", n)
 			}
 		})

@@ -20,6 +20,7 @@ type customerWrite struct {
 	index int
 	id    string // gid when updating
 	input map[string]any
+	err   error // set when the row cannot be written (an ambiguous match)
 }
 
 // Write creates or updates customers, up to 10 in one request as aliased
@@ -47,6 +48,19 @@ func (c *Connector) Write(ctx context.Context, s connector.Session, req connecto
 			if err := c.matchByEmail(ctx, s, chunk); err != nil {
 				return nil, err
 			}
+			// A row whose match is ambiguous fails alone; the others go on.
+			var kept []customerWrite
+			for _, w := range chunk {
+				if w.err != nil {
+					results[w.index].Err = w.err
+					continue
+				}
+				kept = append(kept, w)
+			}
+			chunk = kept
+		}
+		if len(chunk) == 0 {
+			continue
 		}
 		if err := c.mutate(ctx, s, chunk, results); err != nil {
 			return nil, err
@@ -103,8 +117,16 @@ func splitTags(v any) []string {
 	return out
 }
 
+// matchCandidates is how many customers a match-by-email lookup reads:
+// Shopify's search is tokenised, so a quoted address also finds addresses
+// that contain it (bob@example.com finds bob@example.com.au), and the
+// exact one may not be first.
+const matchCandidates = 5
+
 // matchByEmail finds the customers of a chunk that have no id by their
-// e-mail address, all in one query (3 points each).
+// e-mail address, all in one query. Each hit is checked for the very address
+// (case-insensitive); none is a create, one an update, two or more a
+// per-row error: Patchbay never picks one of several customers.
 func (c *Connector) matchByEmail(ctx context.Context, s connector.Session, chunk []customerWrite) error {
 	var decls, fields []string
 	vars := map[string]any{}
@@ -115,8 +137,8 @@ func (c *Connector) matchByEmail(ctx context.Context, s connector.Session, chunk
 			continue
 		}
 		decls = append(decls, fmt.Sprintf("$q%d: String!", i))
-		fields = append(fields, fmt.Sprintf("m%d: customers(first: 1, query: $q%d) { nodes { id } }", i, i))
-		vars[fmt.Sprintf("q%d", i)] = "email:'" + strings.ReplaceAll(email, "'", "") + "'"
+		fields = append(fields, fmt.Sprintf("m%d: customers(first: %d, query: $q%d) { nodes { id defaultEmailAddress { emailAddress } } pageInfo { hasNextPage } }", i, matchCandidates, i))
+		vars[fmt.Sprintf("q%d", i)] = "email:\"" + strings.ReplaceAll(email, `"`, "") + "\""
 		asked = append(asked, i)
 	}
 	if len(asked) == 0 {
@@ -125,15 +147,37 @@ func (c *Connector) matchByEmail(ctx context.Context, s connector.Session, chunk
 	doc := "query(" + strings.Join(decls, ", ") + ") {\n  " + strings.Join(fields, "\n  ") + "\n}"
 	var out map[string]struct {
 		Nodes []struct {
-			ID string `json:"id"`
+			ID                  string `json:"id"`
+			DefaultEmailAddress *struct {
+				EmailAddress string `json:"emailAddress"`
+			} `json:"defaultEmailAddress"`
 		} `json:"nodes"`
+		PageInfo struct {
+			HasNextPage bool `json:"hasNextPage"`
+		} `json:"pageInfo"`
 	}
-	if err := c.query(ctx, s, 3*len(asked), doc, vars, &out); err != nil {
+	// 2 for each connection, 2 for each customer (itself and its address).
+	if err := c.query(ctx, s, (2+2*matchCandidates)*len(asked), doc, vars, &out); err != nil {
 		return err
 	}
 	for _, i := range asked {
-		if n := out[fmt.Sprintf("m%d", i)].Nodes; len(n) > 0 {
-			chunk[i].id = n[0].ID
+		email := chunk[i].input["email"].(string)
+		m := out[fmt.Sprintf("m%d", i)]
+		var ids []string
+		for _, n := range m.Nodes {
+			if n.DefaultEmailAddress != nil && strings.EqualFold(strings.TrimSpace(n.DefaultEmailAddress.EmailAddress), strings.TrimSpace(email)) {
+				ids = append(ids, n.ID)
+			}
+		}
+		switch {
+		case len(ids) > 1:
+			chunk[i].err = &connector.Error{Class: connector.ClassInvalid, Code: "AMBIGUOUS_MATCH",
+				Message: fmt.Sprintf("%d Shopify customers have the e-mail address %s; Patchbay changed none of them. Merge them in Shopify, or match on the customer id.", len(ids), email)}
+		case len(ids) == 0 && m.PageInfo.HasNextPage:
+			chunk[i].err = &connector.Error{Class: connector.ClassInvalid, Code: "AMBIGUOUS_MATCH",
+				Message: fmt.Sprintf("more than %d Shopify customers have e-mail addresses like %s, too many to tell whether one is it; Patchbay changed none. Match on the customer id.", matchCandidates, email)}
+		case len(ids) == 1:
+			chunk[i].id = ids[0]
 		}
 	}
 	return nil

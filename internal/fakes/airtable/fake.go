@@ -119,6 +119,14 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("GET /v0/{base}/{table}", f.api("data.records:read", f.list))
 	f.mux.HandleFunc("POST /v0/{base}/{table}", f.api("data.records:write", f.create))
 	f.mux.HandleFunc("PATCH /v0/{base}/{table}", f.api("data.records:write", f.update))
+	f.mux.HandleFunc("DELETE /v0/{base}/{table}", f.api("data.records:write", f.deleteRecords))
+	// airtable.js writes to the table path with a trailing slash.
+	f.mux.HandleFunc("POST /v0/{base}/{table}/{$}", f.api("data.records:write", f.create))
+	f.mux.HandleFunc("PATCH /v0/{base}/{table}/{$}", f.api("data.records:write", f.update))
+	f.mux.HandleFunc("DELETE /v0/{base}/{table}/{$}", f.api("data.records:write", f.deleteRecords))
+	f.mux.HandleFunc("GET /v0/{base}/{table}/{record}", f.api("data.records:read", f.getRecord))
+	f.mux.HandleFunc("PATCH /v0/{base}/{table}/{record}", f.api("data.records:write", f.patchRecord))
+	f.mux.HandleFunc("DELETE /v0/{base}/{table}/{record}", f.api("data.records:write", f.deleteRecord))
 }
 
 // ServeHTTP serves Airtable's paths rooted at "/".

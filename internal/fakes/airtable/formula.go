@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"patchbay/internal/fakes/fakekit"
 )
@@ -79,6 +80,14 @@ func (e fn) eval(r fakekit.Record) any {
 		return false
 	case "LOWER":
 		return strings.ToLower(fmt.Sprint(args[0]))
+	case "FIND":
+		// The 1-based position of the first argument in the second, 0 when absent.
+		what, where := text(args[0]), text(args[1])
+		i := strings.Index(where, what)
+		if what == "" || i < 0 {
+			return 0.0
+		}
+		return float64(utf8.RuneCountInString(where[:i]) + 1)
 	case "RECORD_ID":
 		return RecordID(r.ID)
 	case "CREATED_TIME":
@@ -102,8 +111,16 @@ func (e fn) eval(r fakekit.Record) any {
 }
 
 // arity is the number of arguments each function takes (-1: one or more).
-var arity = map[string]int{"AND": -1, "OR": -1, "NOT": 1, "TRUE": 0, "FALSE": 0, "LOWER": 1, "RECORD_ID": 0,
+var arity = map[string]int{"AND": -1, "OR": -1, "NOT": 1, "TRUE": 0, "FALSE": 0, "LOWER": 1, "FIND": 2, "RECORD_ID": 0,
 	"CREATED_TIME": 0, "LAST_MODIFIED_TIME": 0, "IS_BEFORE": 2, "IS_AFTER": 2, "IS_SAME": 2}
+
+// text is a value as a formula's text functions see it: blank for nil.
+func text(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
 
 func truthy(v any) bool {
 	switch v := v.(type) {

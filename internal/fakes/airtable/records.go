@@ -58,7 +58,9 @@ func storeID(recID string) (string, bool) {
 	return n, err == nil
 }
 
-// encode stores field values: strings as they are, other JSON values as JSON.
+// encode stores field values: strings as they are, other JSON values as
+// JSON. A string that would read back as another type ("5550100", "true")
+// is stored as a JSON string, so text stays text.
 func encode(fields map[string]any) map[string]string {
 	out := make(map[string]string, len(fields))
 	for k, v := range fields {
@@ -67,6 +69,10 @@ func encode(fields map[string]any) map[string]string {
 			out[k] = ""
 		case string:
 			out[k] = v
+			if _, text := decodeValue(v).(string); !text || strings.HasPrefix(v, `"`) {
+				b, _ := json.Marshal(v)
+				out[k] = string(b)
+			}
 		default:
 			b, _ := json.Marshal(v)
 			out[k] = string(b)
@@ -78,7 +84,7 @@ func encode(fields map[string]any) map[string]string {
 // decodeValue is the inverse of encode: a stored JSON number, boolean or
 // array comes back typed, anything else as a string.
 func decodeValue(s string) any {
-	if s == "true" || s == "false" || strings.HasPrefix(s, "[") || strings.HasPrefix(s, "{") || s != "" && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
+	if s == "true" || strings.HasPrefix(s, `"`) || s == "false" || strings.HasPrefix(s, "[") || strings.HasPrefix(s, "{") || s != "" && (s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
 		var v any
 		if json.Unmarshal([]byte(s), &v) == nil {
 			return v
@@ -156,20 +162,52 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request, c fakekit.Call, base
 		}
 		after = id
 	}
+	maxRecords := 0
+	if v := q.Get("maxRecords"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			invalidRequest(w, "maxRecords must be a positive whole number")
+			return
+		}
+		maxRecords = n
+	}
+	sorts, ok := parseSort(w, q, t)
+	if !ok {
+		return
+	}
 	want := q["fields[]"]
 	var page []map[string]any
 	next := ""
 	all := f.store(c.Account, base, t).All()
+	if len(sorts) > 0 {
+		sortRecords(all, sorts)
+	}
 	start := 0
 	if after != "" {
-		start = slices.IndexFunc(all, func(r fakekit.Record) bool { return !lessID(r.ID, after) && r.ID != after })
+		// The offset names the last record served; resume after it in this order.
+		start = slices.IndexFunc(all, func(r fakekit.Record) bool { return r.ID == after }) + 1
+		if start == 0 && len(sorts) == 0 {
+			start = slices.IndexFunc(all, func(r fakekit.Record) bool { return !lessID(r.ID, after) && r.ID != after })
+		}
 		if start < 0 {
 			start = len(all)
+		}
+	}
+	served := 0
+	if after != "" && maxRecords > 0 {
+		// Records before the offset count against maxRecords too.
+		for _, rec := range all[:start] {
+			if cond == nil || truthy(cond.eval(rec)) {
+				served++
+			}
 		}
 	}
 	for _, rec := range all[start:] {
 		if cond != nil && !truthy(cond.eval(rec)) {
 			continue
+		}
+		if maxRecords > 0 && served+len(page) == maxRecords {
+			break
 		}
 		if len(page) == size {
 			b := make([]byte, 7)
@@ -200,8 +238,11 @@ type writeRecord struct {
 }
 
 type writeBody struct {
-	Records       []writeRecord `json:"records"`
-	Typecast      bool          `json:"typecast"`
+	Records []writeRecord `json:"records"`
+	// Fields is the body of a single-record create ({"fields":…}), as
+	// airtable.js sends it for create(fields); the answer is then the record.
+	Fields        map[string]any `json:"fields"`
+	Typecast      bool           `json:"typecast"`
 	PerformUpsert *struct {
 		FieldsToMergeOn []string `json:"fieldsToMergeOn"`
 	} `json:"performUpsert"`
@@ -213,6 +254,9 @@ func readWrite(w http.ResponseWriter, r *http.Request, t table) (writeBody, bool
 	if err := decodeJSON(r, &in); err != nil {
 		invalidRequest(w, err.Error())
 		return in, false
+	}
+	if len(in.Records) == 0 && in.Fields != nil {
+		in.Records = []writeRecord{{Fields: in.Fields}}
 	}
 	if len(in.Records) == 0 || len(in.Records) > maxWriteRecords {
 		writeError(w, http.StatusUnprocessableEntity, "INVALID_RECORDS", fmt.Sprintf("A write takes 1 to %d records; got %d.", maxWriteRecords, len(in.Records)))
@@ -246,6 +290,10 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request, c fakekit.Call, ba
 		}
 		return nil
 	})
+	if in.Fields != nil {
+		fakekit.WriteJSON(w, http.StatusOK, out[0])
+		return
+	}
 	fakekit.WriteJSON(w, http.StatusOK, map[string]any{"records": out})
 }
 

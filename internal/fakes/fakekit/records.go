@@ -39,7 +39,11 @@ type Store struct {
 	byID   map[string]*Record
 	last   int64 // highest numeric id handed out or seeded
 	notify func([]Change)
-	order  []string // ids in order; nil after an id was added or removed
+	order  []string // ids in order; nil after an id was removed or added out of order
+	// unique maps a field, once looked up (Tx.Lookup), to its values
+	// (lower-cased) and the ids holding them, kept up to date by every write
+	// so that a unique-value check does not scan every record.
+	unique map[string]map[string]string
 }
 
 // Change is one record written by a store transaction.
@@ -209,6 +213,7 @@ type Tx struct {
 func (tx *Tx) Delete(id string) bool {
 	r, ok := tx.s.byID[id]
 	if ok {
+		tx.s.unindex(id, r.Fields)
 		delete(tx.s.byID, id)
 		tx.s.order = nil
 		tx.changes = append(tx.changes, Change{Record: r.clone(), Deleted: true})
@@ -298,10 +303,15 @@ func (tx *Tx) Put(id string, fields map[string]string) Record {
 	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > tx.s.last {
 		tx.s.last = n
 	}
-	if !existed {
+	if existed {
+		tx.s.unindex(id, old.Fields)
+	} else if n := len(tx.s.order); n > 0 && lessID(tx.s.order[n-1], id) && len(tx.s.byID) == n {
+		tx.s.order = append(tx.s.order, id) // a new highest id keeps the order
+	} else {
 		tx.s.order = nil
 	}
 	tx.s.byID[id] = r
+	tx.s.index(id, r.Fields)
 	ch := Change{Record: r.clone(), Created: !existed}
 	if existed {
 		ch.Fields = changedFields(old.Fields, r.Fields)
@@ -325,13 +335,53 @@ func (tx *Tx) Update(id string, fields map[string]string) (Record, bool) {
 		r.Fields = map[string]string{}
 	}
 	before := maps.Clone(r.Fields)
+	tx.s.unindex(id, before)
 	maps.Copy(r.Fields, fields)
 	r.Fields = dropEmpty(r.Fields)
+	tx.s.index(id, r.Fields)
 	r.UpdatedAt = tx.s.now()
 	if changed := changedFields(before, r.Fields); len(changed) > 0 {
 		tx.changes = append(tx.changes, Change{Record: r.clone(), Fields: changed})
 	}
 	return r.clone(), true
+}
+
+// Lookup returns the id of a record whose field holds value, compared
+// without case (as HubSpot compares e-mail addresses). The first lookup of a
+// field indexes it; writes keep the index current.
+func (tx *Tx) Lookup(field, value string) (string, bool) {
+	s := tx.s
+	byValue, ok := s.unique[field]
+	if !ok {
+		if s.unique == nil {
+			s.unique = map[string]map[string]string{}
+		}
+		byValue = map[string]string{}
+		for id, r := range s.byID {
+			if v := r.Fields[field]; v != "" {
+				byValue[strings.ToLower(v)] = id
+			}
+		}
+		s.unique[field] = byValue
+	}
+	id, ok := byValue[strings.ToLower(value)]
+	return id, ok
+}
+
+func (s *Store) index(id string, fields map[string]string) {
+	for field, byValue := range s.unique {
+		if v := fields[field]; v != "" {
+			byValue[strings.ToLower(v)] = id
+		}
+	}
+}
+
+func (s *Store) unindex(id string, fields map[string]string) {
+	for field, byValue := range s.unique {
+		if v := strings.ToLower(fields[field]); v != "" && byValue[v] == id {
+			delete(byValue, v)
+		}
+	}
 }
 
 func dropEmpty(m map[string]string) map[string]string {

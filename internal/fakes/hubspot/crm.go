@@ -176,23 +176,29 @@ func isNumber(s string) bool {
 	return err == nil
 }
 
-// uniqueIndex maps each unique property of def to its values (lower-cased,
-// as HubSpot compares e-mails) and the ids holding them.
-func uniqueIndex(tx *fakekit.Tx, def *objectDef) map[string]map[string]string {
-	idx := map[string]map[string]string{}
+// uniqueIndex looks values of def's unique properties up in the store's
+// incremental index (lower-cased, as HubSpot compares e-mails).
+type uniqueIndex struct {
+	tx    *fakekit.Tx
+	names []string
+}
+
+func newUniqueIndex(tx *fakekit.Tx, def *objectDef) uniqueIndex {
+	idx := uniqueIndex{tx: tx}
 	for _, p := range def.props {
 		if p.Unique {
-			idx[p.Name] = map[string]string{}
+			idx.names = append(idx.names, p.Name)
 		}
 	}
-	tx.Range(func(id string, fields map[string]string) {
-		for name, byValue := range idx {
-			if v := fields[name]; v != "" {
-				byValue[strings.ToLower(v)] = id
-			}
-		}
-	})
 	return idx
+}
+
+// holder is the id of the record whose property name holds value.
+func (u uniqueIndex) holder(name, value string) (string, bool) {
+	if value == "" {
+		return "", false
+	}
+	return u.tx.Lookup(name, value)
 }
 
 // conflict is HubSpot's answer to a second record with a unique value.
@@ -207,15 +213,15 @@ func (f *Fake) create(account string, def *objectDef, all []map[string]string) (
 	var out []fakekit.Record
 	var failed *apiError
 	_ = f.kit.Records(account, def.name).Tx(func(tx *fakekit.Tx) error {
-		idx := uniqueIndex(tx, def)
+		idx := newUniqueIndex(tx, def)
 		claimed := map[string]bool{}
 		for _, fields := range all {
-			for name, byValue := range idx {
+			for _, name := range idx.names {
 				v := strings.ToLower(fields[name])
 				if v == "" {
 					continue
 				}
-				if id, taken := byValue[v]; taken {
+				if id, taken := idx.holder(name, v); taken {
 					failed = conflict(def, id)
 					return nil
 				}
@@ -296,10 +302,10 @@ func (f *Fake) batchUpdate(w http.ResponseWriter, r *http.Request, c fakekit.Cal
 			err = notFound(def, missing)
 			return nil
 		}
-		idx := uniqueIndex(tx, def)
+		idx := newUniqueIndex(tx, def)
 		for i, in := range req.Inputs {
-			for name, byValue := range idx {
-				if owner, taken := byValue[strings.ToLower(all[i][name])]; taken && all[i][name] != "" && owner != in.ID {
+			for _, name := range idx.names {
+				if owner, taken := idx.holder(name, all[i][name]); taken && owner != in.ID {
 					err = conflict(def, owner)
 					return nil
 				}
@@ -346,11 +352,11 @@ func (f *Fake) batchUpsert(w http.ResponseWriter, r *http.Request, c fakekit.Cal
 	}
 	var results []apiObject
 	_ = f.kit.Records(c.Account, def.name).Tx(func(tx *fakekit.Tx) error {
-		idx := uniqueIndex(tx, def)
+		idx := newUniqueIndex(tx, def)
 		for i, in := range req.Inputs {
 			fields := all[i]
 			var rec fakekit.Record
-			id, exists := idx[in.IDProperty][strings.ToLower(in.ID)]
+			id, exists := idx.holder(in.IDProperty, in.ID)
 			if exists {
 				rec, _ = tx.Update(id, fields)
 			} else {
@@ -384,11 +390,11 @@ func (f *Fake) batchRead(w http.ResponseWriter, r *http.Request, c fakekit.Call,
 	var results []apiObject
 	var missing []string
 	_ = f.kit.Records(c.Account, def.name).Tx(func(tx *fakekit.Tx) error {
-		idx := uniqueIndex(tx, def)
+		idx := newUniqueIndex(tx, def)
 		for _, in := range req.Inputs {
 			id := in.ID
 			if req.IDProperty != "" {
-				id = idx[req.IDProperty][strings.ToLower(in.ID)]
+				id, _ = idx.holder(req.IDProperty, in.ID)
 			}
 			rec, ok := tx.Get(id)
 			if !ok {

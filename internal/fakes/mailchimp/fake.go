@@ -40,6 +40,11 @@ type Options struct {
 	Latency time.Duration
 	// MaxConnections overrides MaxConnections (simultaneous calls per account).
 	MaxConnections int
+	// HTTP posts list webhooks; default a client with a 10 s timeout.
+	HTTP *http.Client
+	// RetryWaits are the waits before redelivering a failed webhook;
+	// default fakekit.DefaultRetryWaits.
+	RetryWaits []time.Duration
 }
 
 // Fake is the Mailchimp fake; it is an http.Handler.
@@ -54,6 +59,7 @@ type Fake struct {
 	conc      ConcurrencyStats
 	suspended map[string]bool
 	batches   map[string]*batch
+	hooks     *webhookState
 }
 
 // ConcurrencyStats count simultaneous calls, as GET /_control/concurrency returns them.
@@ -67,7 +73,8 @@ func New(o Options) *Fake {
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = MaxConnections
 	}
-	f := &Fake{o: o, mux: http.NewServeMux(), inner: http.NewServeMux(), inFlight: map[string]int{}, suspended: map[string]bool{}, batches: map[string]*batch{}}
+	f := &Fake{o: o, mux: http.NewServeMux(), inner: http.NewServeMux(), inFlight: map[string]int{}, suspended: map[string]bool{}, batches: map[string]*batch{},
+		hooks: newWebhookState(o)}
 	f.kit = fakekit.New(fakekit.Options{
 		Name:           "Mailchimp",
 		Now:            o.Now,
@@ -79,6 +86,7 @@ func New(o Options) *Fake {
 		TokenPrefix:    "mc-",
 		Credential:     credential,
 		SeedID:         seedID,
+		OnChange:       f.onChange,
 		Errors: fakekit.Errors{
 			Unauthorized: func(w http.ResponseWriter, _ *http.Request, _ fakekit.AuthFailure) {
 				problem(w, http.StatusUnauthorized, "API Key Invalid", "Your API key may be invalid, or you've attempted to access the wrong datacenter.")
@@ -119,16 +127,20 @@ func (f *Fake) routes() {
 		})
 	}
 	api("GET /{$}", f.root)
+	api("GET /ping", f.ping)
 	api("GET /lists", f.lists)
 	api("GET /lists/{list}", f.getList)
 	api("GET /lists/{list}/members", f.members)
 	api("GET /lists/{list}/members/{hash}", f.getMember)
 	api("PUT /lists/{list}/members/{hash}", f.putMember)
+	api("POST /lists/{list}/members", f.addMember)
+	api("PATCH /lists/{list}/members/{hash}", f.patchMember)
 	api("POST /lists/{list}/members/{hash}/tags", f.memberTags)
 	api("GET /lists/{list}/merge-fields", f.mergeFields)
 	api("GET /lists/{list}/tag-search", f.tagSearch)
 	api("POST /batches", f.createBatch)
 	api("GET /batches/{id}", f.getBatch)
+	f.webhookRoutes(api)
 	f.mux.Handle("/3.0/", f.guard(func(w http.ResponseWriter, r *http.Request, _ fakekit.Call) {
 		problem(w, http.StatusNotFound, "Resource Not Found", "The requested resource could not be found.")
 	}))

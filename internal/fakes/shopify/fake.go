@@ -42,8 +42,6 @@ const (
 	DefaultRestore = 100  // points restored per second
 	MaxQueryCost   = 1000 // the most one query may cost
 	MaxPageSize    = 250  // first/last at most
-	// APIVersion is the version the fake serves (others answer 404).
-	APIVersion = "2025-01"
 )
 
 // Scopes are the access scopes the fake knows.
@@ -73,6 +71,9 @@ type Options struct {
 	WebhookPath string
 	// HTTP sends webhooks; default a client with a 10 s timeout.
 	HTTP *http.Client
+	// RetryWaits are the waits before redelivering a failed webhook;
+	// default fakekit.DefaultRetryWaits.
+	RetryWaits []time.Duration
 }
 
 // Fake is the Shopify fake; it is an http.Handler.
@@ -86,6 +87,7 @@ type Fake struct {
 	bucket  float64
 	restore float64
 	cost    CostStats
+	hooks   *webhookState
 }
 
 // CostStats count the cost-based limit, as GET /_control/cost returns them.
@@ -119,7 +121,7 @@ func New(o Options) *Fake {
 	if o.HTTP == nil {
 		o.HTTP = &http.Client{Timeout: 10 * time.Second}
 	}
-	f := &Fake{o: o, mux: http.NewServeMux(), buckets: map[string]*bucket{}, bucket: o.Bucket, restore: o.Restore}
+	f := &Fake{o: o, mux: http.NewServeMux(), buckets: map[string]*bucket{}, bucket: o.Bucket, restore: o.Restore, hooks: newWebhookState(o)}
 	f.kit = fakekit.New(fakekit.Options{
 		Name:           "Shopify",
 		Now:            o.Now,
@@ -133,6 +135,7 @@ func New(o Options) *Fake {
 		Objects:        []string{"customers", "orders", "products"},
 		Credential:     func(r *http.Request) string { return r.Header.Get("X-Shopify-Access-Token") },
 		SignRedirect:   f.signRedirect,
+		OnChange:       f.onChange,
 		Errors: fakekit.Errors{
 			Unauthorized: func(w http.ResponseWriter, _ *http.Request, _ fakekit.AuthFailure) {
 				fakekit.WriteJSON(w, http.StatusUnauthorized, map[string]string{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
@@ -154,6 +157,7 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("POST /admin/api/{version}/graphql.json", f.graphql)
 	f.mux.HandleFunc("DELETE /admin/api_permissions/current.json", f.deletePermissions)
 	f.mux.HandleFunc("POST /_control/uninstall", f.controlUninstall)
+	f.webhookRoutes()
 	f.mux.HandleFunc("GET /_control/cost", func(w http.ResponseWriter, r *http.Request) { fakekit.WriteJSON(w, http.StatusOK, f.CostStats()) })
 	f.mux.HandleFunc("POST /_control/cost", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {

@@ -35,9 +35,12 @@ func errorWith(code, msg string, path ...string) gqlError {
 var (
 	connections = map[string]string{"customers": "Customer", "orders": "Order", "products": "Product"}
 	objectField = map[string]bool{"shop": true, "plan": true, "amountSpent": true, "totalPriceSet": true,
-		"shopMoney": true, "presentmentMoney": true, "customer": true}
-	mutationScope = map[string]string{"customerCreate": "write_customers", "customerUpdate": "write_customers"}
-	readScope     = map[string]string{"customers": "read_customers", "orders": "read_orders", "products": "read_products"}
+		"shopMoney": true, "presentmentMoney": true, "customer": true, "defaultEmailAddress": true, "defaultPhoneNumber": true}
+	// deprecatedFields are the fields of a type Shopify has deprecated in
+	// favour of others (Customer.email and .phone since 2025-04).
+	deprecatedFields = map[string][]string{"Customer": {"email", "phone"}}
+	mutationScope    = map[string]string{"customerCreate": "write_customers", "customerUpdate": "write_customers"}
+	readScope        = map[string]string{"customers": "read_customers", "orders": "read_orders", "products": "read_products"}
 )
 
 // graphql is POST /admin/api/{version}/graphql.json.
@@ -46,9 +49,14 @@ func (f *Fake) graphql(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if r.PathValue("version") != APIVersion {
+	served, retired, known := serveVersion(r.PathValue("version"))
+	if !known {
 		fakekit.WriteJSON(w, http.StatusNotFound, map[string]string{"errors": "Not Found"})
 		return
+	}
+	w.Header().Set("X-Shopify-API-Version", served)
+	if retired {
+		w.Header().Set("X-Shopify-API-Deprecated-Reason", versioningDoc)
 	}
 	var in struct {
 		Query         string         `json:"query"`
@@ -106,8 +114,15 @@ func (f *Fake) graphql(w http.ResponseWriter, r *http.Request) {
 	}
 	actual := x.actual
 	left = f.refund(c.Account, float64(requested), float64(actual))
-	out := map[string]any{"data": data, "extensions": map[string]any{"cost": map[string]any{
-		"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": f.throttleStatus(left)}}}
+	ext := map[string]any{"cost": map[string]any{
+		"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": f.throttleStatus(left)}}
+	if len(x.search) > 0 {
+		ext["search"] = x.search
+	}
+	if len(x.deprecated) > 0 && !retired {
+		w.Header().Set("X-Shopify-API-Deprecated-Reason", strings.Join(x.deprecated, ", "))
+	}
+	out := map[string]any{"data": data, "extensions": ext}
 	if len(x.errs) > 0 {
 		out["errors"] = x.errs
 	}
@@ -122,6 +137,10 @@ type exec struct {
 	mutation bool
 	errs     []gqlError
 	actual   int
+	// search are the extensions.search entries of queries with warnings;
+	// deprecated the deprecated fields selected (Type.field).
+	search     []map[string]any
+	deprecated []string
 }
 
 func (x *exec) arg(fld *ast.Field, name string) (any, error) {
@@ -233,6 +252,9 @@ func nodeSelection(fld *ast.Field) ast.SelectionSet {
 }
 
 func (x *exec) root(fld *ast.Field) any {
+	if v, ok := x.webhookField(fld); ok {
+		return v
+	}
 	if x.mutation {
 		return x.mutate(fld)
 	}
@@ -284,10 +306,6 @@ func encodeCursor(k cursorKey) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// queryTerm is one term of Shopify's search syntax the fake understands:
-// field:value, field:>=value, values optionally quoted.
-var queryTerm = regexp.MustCompile(`(updated_at|created_at|email|id):(>=|<=|>|<)?('[^']*'|"[^"]*"|\S+)`)
-
 func (x *exec) connection(fld *ast.Field) (map[string]any, error) {
 	n, err := x.first(fld)
 	if err != nil {
@@ -297,15 +315,16 @@ func (x *exec) connection(fld *ast.Field) (map[string]any, error) {
 	recs := x.f.kit.Records(x.call.Account, fld.Name).All()
 	if q, _ := x.arg(fld, "query"); q != nil {
 		query := fmt.Sprint(q)
-		terms := queryTerm.FindAllStringSubmatch(query, -1)
-		if rest := strings.TrimSpace(queryTerm.ReplaceAllString(query, "")); rest != "" {
-			return nil, fmt.Errorf("the fake understands query terms updated_at, created_at, email and id only, not %q", rest)
+		node, warnings, err := parseSearch(query, typ)
+		if err != nil {
+			return nil, err
 		}
-		for _, m := range terms {
-			val := strings.Trim(m[3], "'\"")
-			recs = slices.DeleteFunc(recs, func(r fakekit.Record) bool { return !matches(r, typ, m[1], m[2], val) })
+		if len(warnings) > 0 {
+			x.search = append(x.search, map[string]any{"path": []string{fld.Name}, "query": query, "warnings": warnings})
 		}
+		recs = slices.DeleteFunc(recs, func(r fakekit.Record) bool { return !node.match(r, typ) })
 	}
+	x.noteDeprecated(typ, nodeSelection(fld))
 	sortKey, _ := x.arg(fld, "sortKey")
 	key := func(r fakekit.Record) string { return fmt.Sprintf("%020s", r.ID) }
 	switch sortKey {
@@ -374,32 +393,18 @@ func orEmpty(v []any) []any {
 	return v
 }
 
-func matches(r fakekit.Record, typ, field, op, value string) bool {
-	switch field {
-	case "email":
-		return strings.EqualFold(r.Fields["email"], value)
-	case "id":
-		return r.ID == value || gid(typ, r.ID) == value
+// noteDeprecated records the deprecated fields a selection of typ asks for.
+func (x *exec) noteDeprecated(typ string, set ast.SelectionSet) {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if slices.Contains(deprecatedFields[typ], s.Name) && !slices.Contains(x.deprecated, typ+"."+s.Name) {
+				x.deprecated = append(x.deprecated, typ+"."+s.Name)
+			}
+		case *ast.InlineFragment:
+			x.noteDeprecated(typ, s.SelectionSet)
+		}
 	}
-	t, err := time.Parse(time.RFC3339, value)
-	if err != nil {
-		return false
-	}
-	at := r.UpdatedAt
-	if field == "created_at" {
-		at = r.CreatedAt
-	}
-	switch op {
-	case ">=":
-		return !at.Before(t)
-	case ">":
-		return at.After(t)
-	case "<=":
-		return !at.After(t)
-	case "<":
-		return at.Before(t)
-	}
-	return at.Equal(t)
 }
 
 func gid(typ, id string) string { return "gid://shopify/" + typ + "/" + id }
@@ -426,6 +431,13 @@ func (x *exec) render(typ string, r fakekit.Record) map[string]any {
 	}
 	switch typ {
 	case "Customer":
+		maps.Copy(base, map[string]any{"defaultEmailAddress": nil, "defaultPhoneNumber": nil})
+		if e := f["email"]; e != "" {
+			base["defaultEmailAddress"] = map[string]any{"emailAddress": e, "marketingState": cmpOr(f["emailMarketingState"], "NOT_SUBSCRIBED")}
+		}
+		if p := f["phone"]; p != "" {
+			base["defaultPhoneNumber"] = map[string]any{"phoneNumber": p, "marketingState": cmpOr(f["smsMarketingState"], "NOT_SUBSCRIBED")}
+		}
 		maps.Copy(base, map[string]any{"email": str("email"), "firstName": str("firstName"), "lastName": str("lastName"),
 			"phone": str("phone"), "note": str("note"), "state": cmpOr(f["state"], "ENABLED"), "tags": tags(f["tags"]),
 			"numberOfOrders": cmpOr(f["numberOfOrders"], "0"), "amountSpent": money(f["amountSpent"], f["currencyCode"]),
