@@ -56,14 +56,15 @@ var demoTables = map[int][]tableDef{
 var fieldTypes = []string{"singleLineText", "multilineText", "email", "url", "phoneNumber", "number", "currency", "percent",
 	"checkbox", "date", "dateTime", "singleSelect", "multipleSelects"}
 
-// baseTables are the table definitions of one of account's bases, nil for a base it does not have.
+// baseTables are the table definitions of one of account's bases; any
+// other base id (seeded directly by tests) has the first demo base's tables.
 func baseTables(account, base string) []tableDef {
 	for n, defs := range demoTables {
 		if BaseID(account, n) == base {
 			return defs
 		}
 	}
-	return nil
+	return demoTables[1]
 }
 
 // liveFields are a table's fields as the account has them now: the demo's,
