@@ -3,6 +3,7 @@ package connection
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"patchbay/internal/store"
 )
@@ -13,7 +14,11 @@ import (
 // a second report of the same status changes nothing and logs nothing. It
 // returns the status and reason the failure maps to, and ok false when the
 // failure is about the request rather than the connection.
-func (s *Service) LookupFailed(ctx context.Context, connID, source string, failure error) (status, reason string, ok bool, err error) {
+//
+// asked is when the lookup started: a failure seen with credentials that a
+// reconnect replaced since then says nothing about the connection now, so
+// it changes nothing and LookupFailed answers StatusConnected (ask again).
+func (s *Service) LookupFailed(ctx context.Context, connID, source string, failure error, asked time.Time) (status, reason string, ok bool, err error) {
 	c, err := s.cfg.Store.ConnectionByID(ctx, connID)
 	if err != nil {
 		return "", "", false, err
@@ -30,6 +35,10 @@ func (s *Service) LookupFailed(ctx context.Context, connID, source string, failu
 		cur, err := tx.GetConnection(ctx, connID)
 		if err != nil {
 			return err
+		}
+		if cur.Status == StatusConnected && cur.ConnectedAt.After(asked) {
+			status, reason, ok = StatusConnected, "", false
+			return nil
 		}
 		if cur.Status == status && cur.Reason == reason {
 			return nil

@@ -356,6 +356,7 @@ func (s *Service) lookupCell(ctx context.Context, j job) outcome {
 			unavailable = &connector.Error{Class: connector.ClassUnavailable, Message: "the provider is not answering; retrying at " + until.Format(time.RFC3339)}
 			continue
 		}
+		asked := s.cfg.Now()
 		v, err, shared := s.flight.Do(key, func() (any, error) { return s.ask(ctx, connID, c.TableID, sp.Lookup, in, key) })
 		if shared && err == nil {
 			out.counts.CacheHits++ // a concurrent identical question paid for it
@@ -375,9 +376,12 @@ func (s *Service) lookupCell(ctx context.Context, j job) outcome {
 				errors.As(err, &ce)
 				return wait(ReasonRateLimit, "the provider asked to slow down", s.cfg.Now().Add(max(ce.RetryAfter, time.Second)))
 			case connector.ClassUnauthorized, connector.ClassRevoked, connector.ClassSuspended:
-				_, reason, _, rerr := s.cfg.Conns.LookupFailed(context.WithoutCancel(ctx), connID, "action column "+j.col.Name, err)
+				status, reason, _, rerr := s.cfg.Conns.LookupFailed(context.WithoutCancel(ctx), connID, "action column "+j.col.Name, err, asked)
 				if rerr != nil {
 					s.logErr(ctx, "report lookup failure", rerr, "connection", connID)
+				}
+				if status == connection.StatusConnected {
+					return wait("", "", s.cfg.Now()) // refused with credentials a reconnect has replaced: ask again
 				}
 				if reason == "" {
 					reason = string(connector.ClassOf(err))
@@ -388,7 +392,7 @@ func (s *Service) lookupCell(ctx context.Context, j job) outcome {
 				out.stop = &stopInfo{reason: ReasonCredits, detail: fmt.Sprintf("connection %s: %v; add credits at the provider, then run the column again", connID, err)}
 				return wait(ReasonStopped, "the column stopped: "+ReasonCredits, s.cfg.Now())
 			case connector.ClassUnavailable:
-				if _, _, _, rerr := s.cfg.Conns.LookupFailed(context.WithoutCancel(ctx), connID, "action column "+j.col.Name, err); rerr != nil {
+				if _, _, _, rerr := s.cfg.Conns.LookupFailed(context.WithoutCancel(ctx), connID, "action column "+j.col.Name, err, asked); rerr != nil {
 					s.logErr(ctx, "report lookup failure", rerr, "connection", connID)
 				}
 				s.breakers.fail(connID, s.cfg.Now())

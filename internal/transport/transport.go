@@ -267,21 +267,24 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			out.Body = body
 		}
-		if t.o.Authorize != nil {
-			if err := t.o.Authorize(ctx, out); err != nil {
-				return nil, err
-			}
-		}
 		release, err := t.o.Budget.acquire(ctx)
 		if err != nil {
 			return nil, err
 		}
-		// The window slots are taken last, just before sending, so that a
-		// slot is never held while waiting for something else.
 		answered, err := t.take(ctx, keyed)
 		if err != nil {
 			release()
 			return nil, err
+		}
+		// Credentials are read after the wait for the window, not before:
+		// a request that waited while the connection was reconnected must
+		// carry the new credentials, not the ones it was queued with.
+		if t.o.Authorize != nil {
+			if err := t.o.Authorize(ctx, out); err != nil {
+				answered(0) // counted as sent: never fewer than the provider saw
+				release()
+				return nil, err
+			}
 		}
 		resp, err := t.o.Base.RoundTrip(out)
 		used := 0
