@@ -79,6 +79,7 @@ func (h *Handler) createSync(w http.ResponseWriter, r *http.Request, pr *Princip
 	if body.Paused != nil && *body.Paused {
 		y.Paused, y.PauseReason = true, connection.PauseUser
 	}
+	h.data.Syncs.WarmSchema(r.Context(), pr.Workspace, y.ConnectionID)
 	if err := h.data.Syncs.Prepare(r.Context(), pr.Workspace, y); err != nil {
 		h.fail(w, r, err)
 		return
@@ -136,6 +137,12 @@ func (h *Handler) patchSync(w http.ResponseWriter, r *http.Request, pr *Principa
 	if err := decode(r, &body); err != nil {
 		h.fail(w, r, err)
 		return
+	}
+	if cur, err := h.store.GetSync(r.Context(), pr.Workspace.ID, r.PathValue("id")); err == nil {
+		// Prepare reads the schema inside the transaction; fetch it first.
+		probe := *cur
+		body.apply(&probe)
+		h.data.Syncs.WarmSchema(r.Context(), pr.Workspace, probe.ConnectionID)
 	}
 	var y *store.Sync
 	err := h.store.InTx(r.Context(), func(tx *store.Tx) error {

@@ -307,6 +307,9 @@ type run struct {
 	res     *Result
 	lease   *store.Lease
 	changed bool // rows of the table changed
+	// obj is the sync's object as the provider described it at the start of
+	// the run (nil for providers without a metadata API): values convert by its field types.
+	obj *connector.SchemaObject
 }
 
 // fence is the first statement of every transaction in which a run writes:

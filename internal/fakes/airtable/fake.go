@@ -58,6 +58,7 @@ type Fake struct {
 	mu     sync.Mutex
 	shared map[string][]string // account → base ids shared with the app; default both demo bases
 	hooks  *webhookState
+	fields fakekit.Fields // fields users added or deleted (schema.go)
 }
 
 // New returns a Fake with its default account.
@@ -123,6 +124,7 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("GET /v0/meta/whoami", f.whoami)
 	f.mux.HandleFunc("GET /v0/meta/bases", f.bases)
 	f.mux.HandleFunc("GET /v0/meta/bases/{base}/tables", f.api("schema.bases:read", f.schema))
+	f.kit.FieldRoutes(f.mux, &f.fields, f.knownTable, checkField)
 	f.mux.HandleFunc("GET /v0/{base}/{table}", f.api("data.records:read", f.list))
 	f.mux.HandleFunc("POST /v0/{base}/{table}", f.api("data.records:write", f.create))
 	f.mux.HandleFunc("PATCH /v0/{base}/{table}", f.api("data.records:write", f.update))
@@ -180,17 +182,6 @@ func UserID(account string) string { return idOf("usr", account) }
 
 // UserEmail is that user's e-mail.
 func UserEmail(account string) string { return account + "@example.com" }
-
-// table is a table of a demo base and its fields.
-type table struct {
-	name   string
-	fields []string
-}
-
-var tables = []table{
-	{"Contacts", []string{"Name", "Email", "Phone", "Company", "Segment", "Notes"}},
-	{"Companies", []string{"Name", "Domain", "Industry", "Employees"}},
-}
 
 func tableID(base, name string) string { return idOf("tbl", base+"/"+name) }
 
@@ -303,23 +294,4 @@ func forbidden(w http.ResponseWriter) {
 
 func writeError(w http.ResponseWriter, status int, typ, message string) {
 	fakekit.WriteJSON(w, status, map[string]any{"error": map[string]string{"type": typ, "message": message}})
-}
-
-func (f *Fake) schema(w http.ResponseWriter, _ *http.Request, _ fakekit.Call, base string) {
-	out := []map[string]any{}
-	for _, t := range tables {
-		var fields []map[string]string
-		for _, name := range t.fields {
-			typ := "singleLineText"
-			switch name {
-			case "Email":
-				typ = "email"
-			case "Employees":
-				typ = "number"
-			}
-			fields = append(fields, map[string]string{"id": fieldID(base, t.name, name), "name": name, "type": typ})
-		}
-		out = append(out, map[string]any{"id": tableID(base, t.name), "name": t.name, "primaryFieldId": fields[0]["id"], "fields": fields})
-	}
-	fakekit.WriteJSON(w, http.StatusOK, map[string]any{"tables": out})
 }

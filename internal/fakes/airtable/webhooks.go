@@ -123,7 +123,7 @@ func (f *Fake) createWebhook(w http.ResponseWriter, r *http.Request, c fakekit.C
 		return
 	}
 	if t := flt.RecordChangeScope; t != "" {
-		if _, ok := lookupTable(base, t); !ok || !strings.HasPrefix(t, "tbl") {
+		if _, ok := f.lookupTable(c.Account, base, t); !ok || !strings.HasPrefix(t, "tbl") {
 			invalidRequest(w, "recordChangeScope must be the id of a table of the base")
 			return
 		}
