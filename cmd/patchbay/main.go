@@ -116,6 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := app.SeedDemo(ctx, opts.Fakes); err != nil {
 			return err
 		}
+		app.WireDemoWebhooks(opts.Fakes, base)
 		link, err := a.LoginLink(ctx)
 		if err != nil {
 			return err

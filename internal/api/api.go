@@ -69,6 +69,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerWorkspace(mux)
 	h.registerProviderWebhooks(mux)
 	h.registerData(mux, defaulted)
+	h.registerSchemas(mux)
 	h.registerEnrich(defaulted)
 	h.registerBridge(mux, defaulted)
 	h.registerLifecycle(mux)

@@ -87,6 +87,7 @@ func (h *Handler) deleteSync(w http.ResponseWriter, r *http.Request, pr *Princip
 		h.lifecycleFail(w, r, err)
 		return
 	}
+	h.saved(r, y) // its change subscription may go with it
 	w.WriteHeader(http.StatusNoContent)
 }
 

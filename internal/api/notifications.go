@@ -20,6 +20,7 @@ func (h *Handler) registerNotifications(api func(string, func(http.ResponseWrite
 	api("GET /api/v1/notification-routes", h.listRoutes)
 	api("POST /api/v1/notification-routes", h.createRoute)
 	api("DELETE /api/v1/notification-routes/{id}", h.deleteRoute)
+	api("POST /api/v1/notification-routes/{id}/test", h.testRoute)
 	api("GET /api/v1/notification-digest", h.digest)
 }
 
@@ -90,6 +91,20 @@ func (h *Handler) deleteRoute(w http.ResponseWriter, r *http.Request, pr *Princi
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// testRoute sends a test message over the route now: 200 when it went out,
+// 502 with the reason when the mail server or webhook refused it.
+func (h *Handler) testRoute(w http.ResponseWriter, r *http.Request, pr *Principal) {
+	err := h.notes.SendTest(r.Context(), pr.Workspace.ID, r.PathValue("id"))
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]bool{"sent": true})
+	case errors.Is(err, store.ErrNotFound):
+		h.fail(w, r, err)
+	default:
+		writeProblem(w, Problem{Type: "/problems/not-delivered", Title: "Not delivered", Status: http.StatusBadGateway, Detail: err.Error()})
+	}
 }
 
 // digest previews this month's digest without sending it.

@@ -79,6 +79,7 @@ func (h *Handler) createSync(w http.ResponseWriter, r *http.Request, pr *Princip
 	if body.Paused != nil && *body.Paused {
 		y.Paused, y.PauseReason = true, connection.PauseUser
 	}
+	h.data.Syncs.WarmSchema(r.Context(), pr.Workspace, y.ConnectionID)
 	if err := h.data.Syncs.Prepare(r.Context(), pr.Workspace, y); err != nil {
 		h.fail(w, r, err)
 		return
@@ -136,6 +137,12 @@ func (h *Handler) patchSync(w http.ResponseWriter, r *http.Request, pr *Principa
 	if err := decode(r, &body); err != nil {
 		h.fail(w, r, err)
 		return
+	}
+	if cur, err := h.store.GetSync(r.Context(), pr.Workspace.ID, r.PathValue("id")); err == nil {
+		// Prepare reads the schema inside the transaction; fetch it first.
+		probe := *cur
+		body.apply(&probe)
+		h.data.Syncs.WarmSchema(r.Context(), pr.Workspace, probe.ConnectionID)
 	}
 	var y *store.Sync
 	err := h.store.InTx(r.Context(), func(tx *store.Tx) error {
@@ -227,6 +234,8 @@ type runResult struct {
 func (h *Handler) runSync(w http.ResponseWriter, r *http.Request, pr *Principal) {
 	var body struct {
 		DryRun bool `json:"dry_run"`
+		// Changes, on a dry run, are unsaved edits (as PATCH takes them) to plan with.
+		Changes *syncBody `json:"changes"`
 	}
 	if err := decode(r, &body); err != nil {
 		h.fail(w, r, err)
@@ -237,7 +246,21 @@ func (h *Handler) runSync(w http.ResponseWriter, r *http.Request, pr *Principal)
 		h.fail(w, r, err)
 		return
 	}
-	res, err := h.data.Syncs.Run(r.Context(), y.ID, syncer.Options{Trigger: syncer.TriggerManual, DryRun: body.DryRun})
+	opts := syncer.Options{Trigger: syncer.TriggerManual, DryRun: body.DryRun}
+	if body.Changes != nil {
+		if !body.DryRun {
+			h.fail(w, r, invalidField("changes", "unsaved changes can only be tried in a dry run; save them with PATCH first"))
+			return
+		}
+		draft := *y
+		body.Changes.apply(&draft)
+		if err := h.data.Syncs.Prepare(r.Context(), pr.Workspace, &draft); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		opts.Draft = &draft
+	}
+	res, err := h.data.Syncs.Run(r.Context(), y.ID, opts)
 	if err != nil {
 		h.syncFail(w, r, err)
 		return

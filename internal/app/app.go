@@ -125,6 +125,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMasterKey(ctx, st, v); err != nil {
+		st.Close()
+		return nil, err
+	}
 	reg := o.Connectors
 	if reg == nil {
 		reg, err = Connectors()

@@ -55,6 +55,11 @@ func SeedDemo(ctx context.Context, fakes map[string]Fake) error {
 	for i := 0; i < 7; i++ {
 		companies = append(companies, map[string]any{"name": fmt.Sprintf("Example %d", i), "domain": fmt.Sprintf("example%d.com", i)})
 	}
+	// A custom property, as real portals have: a lead score set on every sample contact.
+	hs.AddProperty(hs.Kit().DefaultAccount(), "contacts", "lead_score", "Lead score", "number")
+	for i := range contacts {
+		contacts[i]["lead_score"] = (i * 37) % 100
+	}
 	if _, err := hs.SeedRecords(hs.Kit().DefaultAccount(), "contacts", contacts); err != nil {
 		return fmt.Errorf("seed demo contacts: %w", err)
 	}

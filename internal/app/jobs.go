@@ -33,6 +33,9 @@ func (a *App) setupJobs(ctx context.Context, o Options) error {
 		SweepInterval:     a.Config.Jobs.SweepInterval,
 		StopTimeout:       a.Config.Jobs.ShutdownTimeout,
 		Logger:            a.Log,
+		InTx: func(ctx context.Context, fn func(ex jobs.Execer) error) error {
+			return a.Store.InTx(ctx, func(tx *store.Tx) error { return fn(tx) })
+		},
 	}
 	if a.Store.Dialect() != store.Postgres {
 		a.Jobs = jobs.NewLocal(cfg)
@@ -42,7 +45,7 @@ func (a *App) setupJobs(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("job engine: connect: %w", err)
 	}
-	if err := jobs.Migrate(ctx, pool); err != nil {
+	if err := a.Store.WithMigrationLock(ctx, func(ctx context.Context) error { return jobs.Migrate(ctx, pool) }); err != nil {
 		pool.Close()
 		return err
 	}
@@ -77,34 +80,55 @@ func (a *App) jobHandlers(runSync func(ctx context.Context, syncID, trigger stri
 		Probe:     a.bg.monitor.Probe,
 		Notified:  a.realtimeNotified,
 		Subscribe: a.Conns.ReconcileRealtime,
-		Due: func(ctx context.Context, now time.Time) ([]jobs.Args, error) {
-			var due []jobs.Args
+		Due: func(ctx context.Context, now time.Time) ([]jobs.Work, error) {
+			var due []jobs.Work
 			syncs, err := a.Store.DueSyncs(ctx, now)
 			if err != nil {
 				return nil, err
 			}
+			// A claimed due time moves on by the job's rescue time: if the
+			// job is lost for good, the schedule comes back by itself; the
+			// run sets the real next time when it ends.
+			until := now.Add(a.Config.Jobs.Timeout + a.Config.Jobs.Timeout/4)
 			for _, y := range syncs {
-				due = append(due, jobs.RunSync{SyncID: y.ID, Trigger: syncer.TriggerSchedule})
+				id := y.ID
+				due = append(due, jobs.Work{
+					Args: jobs.RunSync{SyncID: id, Trigger: syncer.TriggerSchedule},
+					Claim: func(ctx context.Context, ex jobs.Execer) (bool, error) {
+						return a.Store.ClaimDueSync(ctx, ex, id, now, until)
+					}})
+			}
+			// Runs whose lease ran out (their process died mid-run) resume
+			// from their last committed page, one resumption per lease.
+			expired, err := a.Store.ExpiredLeases(ctx, now)
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range expired {
+				due = append(due, jobs.Work{Args: jobs.RunSync{SyncID: l.SyncID, Trigger: syncer.TriggerSchedule, Resume: l.Token}})
 			}
 			ids, err := a.Store.ConnectionsExpiringBefore(ctx, now.Add(a.Conns.RefreshMargin()), now)
 			if err != nil {
 				return nil, err
 			}
 			for _, id := range ids {
-				due = append(due, jobs.RefreshToken{ConnectionID: id})
+				due = append(due, jobs.Work{Args: jobs.RefreshToken{ConnectionID: id}})
 			}
 			ids, err = a.bg.monitor.Due(ctx, now)
 			if err != nil {
 				return nil, err
 			}
 			for _, id := range ids {
-				due = append(due, jobs.Probe{ConnectionID: id})
+				due = append(due, jobs.Work{Args: jobs.Probe{ConnectionID: id}})
 			}
 			rt, err := a.realtimeDue(ctx, now)
 			if err != nil {
 				return nil, err
 			}
-			return append(due, rt...), nil
+			for _, r := range rt {
+				due = append(due, jobs.Work{Args: r})
+			}
+			return due, nil
 		},
 	}
 }
@@ -186,5 +210,5 @@ func Migrate(ctx context.Context, dsn string) error {
 		return fmt.Errorf("migrate: connect: %w", err)
 	}
 	defer pool.Close()
-	return jobs.Migrate(ctx, pool)
+	return st.WithMigrationLock(ctx, func(ctx context.Context) error { return jobs.Migrate(ctx, pool) })
 }

@@ -56,6 +56,9 @@ func RotateKey(ctx context.Context, cfg *config.Config) (keyrotation.Report, err
 	if err != nil {
 		return rep, err
 	}
+	if err := st.SetInstallationValue(ctx, masterKeyName, v.CurrentKeyID()); err != nil {
+		return rep, err
+	}
 	// Old ciphertexts must not linger in SQLite's write-ahead log.
 	return rep, st.Checkpoint(ctx)
 }

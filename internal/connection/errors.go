@@ -40,12 +40,35 @@ func (e *PlanError) Error() string {
 
 // AccountMismatchError is returned when a reconnect signs in to another account.
 type AccountMismatchError struct {
-	Was, Now string
+	Was, Now string // account ids
+	// WasLabel and NowLabel name the accounts for people (name and e-mail
+	// where the provider gives them); the ids when empty.
+	WasLabel, NowLabel string
 }
 
 func (e *AccountMismatchError) Error() string {
-	return fmt.Sprintf("the provider account changed from %s to %s; syncs reference the old account's records, so the reconnect was refused. Reconnect with account %s, or reconnect with allow_account_change set to accept %s",
-		e.Was, e.Now, e.Was, e.Now)
+	was, now := e.WasLabel, e.NowLabel
+	if was == "" {
+		was = e.Was
+	}
+	if now == "" {
+		now = e.Now
+	}
+	return fmt.Sprintf("the provider account changed from %s to %s; syncs reference the old account's records, so the reconnect was refused. Reconnect signing in to %s, or accept %s as the connection's account",
+		was, now, was, now)
+}
+
+// accountLabel names an account for people: "Acme Sales (ops@acme.test)".
+func accountLabel(id, name, email string) string {
+	switch {
+	case name != "" && email != "" && name != email:
+		return name + " (" + email + ")"
+	case name != "":
+		return name
+	case email != "":
+		return email
+	}
+	return id
 }
 
 // ProviderError is a provider's refusal during connect, reconnect or test.

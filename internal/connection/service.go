@@ -393,7 +393,8 @@ func (s *Service) Complete(ctx context.Context, req CallbackRequest) (*CallbackR
 	if c.AccountID != "" && c.AccountID != acct.ID && !st.AllowAccountChange {
 		s.revokeCreds(ctx, p, c, creds)
 		s.event(ctx, c, "connection.account_mismatch", fmt.Sprintf("reconnect refused: signed in to %s account %s, the connection uses %s", p.Name, acct.ID, c.AccountID))
-		return &CallbackResult{Connection: c, Purpose: st.Purpose}, &AccountMismatchError{Was: c.AccountID, Now: acct.ID}
+		return &CallbackResult{Connection: c, Purpose: st.Purpose}, &AccountMismatchError{Was: c.AccountID, Now: acct.ID,
+			WasLabel: accountLabel(c.AccountID, c.AccountName, c.AccountEmail), NowLabel: accountLabel(acct.ID, acct.Name, acct.Email)}
 	}
 	granted := grantedScopes(tok, acct, st.Scopes)
 	var resumed []string
@@ -536,7 +537,8 @@ func (s *Service) Reconnect(ctx context.Context, ws *store.Workspace, id string,
 			return nil, "", &ProviderError{Op: "validate API key with " + p.Name, Err: err}
 		}
 		if c.AccountID != "" && c.AccountID != acct.ID && !req.AllowAccountChange {
-			return nil, "", &AccountMismatchError{Was: c.AccountID, Now: acct.ID}
+			return nil, "", &AccountMismatchError{Was: c.AccountID, Now: acct.ID,
+				WasLabel: accountLabel(c.AccountID, c.AccountName, c.AccountEmail), NowLabel: accountLabel(acct.ID, acct.Name, acct.Email)}
 		}
 		var resumed []string
 		err = s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {

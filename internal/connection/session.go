@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
+
 	"time"
 
 	"golang.org/x/oauth2"
@@ -64,24 +64,24 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 			opts.Used = q.RequestsUsed
 		}
 	}
-	sent := &sentCreds{creds: creds}
-	authorize := func(ctx context.Context, req *http.Request) error {
+	opts.Authorize = func(ctx context.Context, req *http.Request) error {
 		cur := creds
 		if live {
 			fresh, err := s.Token(ctx, c.ID, "")
 			if err != nil {
 				return err
 			}
-			sent.set(fresh)
 			cur = fresh
 		}
 		setAuth(req, p.APIAuth, cur)
 		return nil
 	}
-	opts.Authorize = authorize
 	if live && p.Auth == catalog.AuthOAuth2 {
-		opts.Refresh = func(ctx context.Context) error {
-			_, err := s.Token(ctx, c.ID, sent.get().AccessToken)
+		// The refused request names the token that failed: requests of one
+		// session run concurrently, and one that was refused before another
+		// refreshed must not have the fresh token refreshed again.
+		opts.Refresh = func(ctx context.Context, refused *http.Request) error {
+			_, err := s.Token(ctx, c.ID, sentSecret(refused, p.APIAuth))
 			return err
 		}
 	}
@@ -100,29 +100,6 @@ func (s *Service) session(p *catalog.Provider, c *store.Connection, creds connec
 		sess.Meter = m
 	}
 	return sess
-}
-
-// sentCreds are the credentials a live session last put on a request. The
-// requests of one session run concurrently (syncs page while enrichment looks
-// up), so they are guarded. A 401 names them as refused: when another request
-// has sent a newer token meanwhile, that newer token is named, which costs at
-// most one needless refresh (refreshes are single-flight and rotation-safe),
-// never a reuse of a spent refresh token.
-type sentCreds struct {
-	mu    sync.Mutex
-	creds connector.Credentials
-}
-
-func (s *sentCreds) set(c connector.Credentials) {
-	s.mu.Lock()
-	s.creds = c
-	s.mu.Unlock()
-}
-
-func (s *sentCreds) get() connector.Credentials {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.creds
 }
 
 // apiBase is where a connection's API calls go: the host its token response
@@ -156,6 +133,19 @@ func setAuth(req *http.Request, a catalog.APIAuth, creds connector.Credentials) 
 		req.Header.Set(a.Header, a.Prefix+secret)
 	default:
 		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+}
+
+// sentSecret reads back the secret setAuth put on req.
+func sentSecret(req *http.Request, a catalog.APIAuth) string {
+	switch a.Style {
+	case catalog.APIAuthBasic:
+		_, secret, _ := req.BasicAuth()
+		return secret
+	case catalog.APIAuthHeader:
+		return strings.TrimPrefix(req.Header.Get(a.Header), a.Prefix)
+	default:
+		return strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
 	}
 }
 

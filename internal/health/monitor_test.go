@@ -111,11 +111,11 @@ func BenchmarkSweep10k(b *testing.B) {
 			// Each round sweeps an interval later, so every connection is due.
 			later := time.Duration(i+1) * time.Hour
 			e := jobs.NewLocal(jobs.Config{Logger: log, SweepInterval: time.Hour, Now: func() time.Time { return time.Now().Add(later) },
-				Handlers: jobs.Handlers{Probe: m.Probe, Due: func(ctx context.Context, now time.Time) ([]jobs.Args, error) {
+				Handlers: jobs.Handlers{Probe: m.Probe, Due: func(ctx context.Context, now time.Time) ([]jobs.Work, error) {
 					ids, err := m.Due(ctx, now)
-					out := make([]jobs.Args, 0, len(ids))
+					out := make([]jobs.Work, 0, len(ids))
 					for _, id := range ids {
-						out = append(out, jobs.Probe{ConnectionID: id})
+						out = append(out, jobs.Work{Args: jobs.Probe{ConnectionID: id}})
 					}
 					return out, err
 				}}})

@@ -93,9 +93,14 @@ func (e *SnoozeError) Error() string {
 func Snooze(d time.Duration) error { return &SnoozeError{After: max(d, 0)} }
 
 // RunSync runs one sync. Trigger is manual, schedule, webhook or reconnect.
+// Resume, set on the resumption of a run whose lease ran out (that lease's
+// token), is part of the unique key, so that the job a killed worker left
+// "running" (until River's rescuer hands it on) does not hold up the
+// resumption of its own work.
 type RunSync struct {
 	SyncID  string `json:"sync_id" river:"unique"`
 	Trigger string `json:"trigger"`
+	Resume  int64  `json:"resume,omitempty" river:"unique"`
 }
 
 // Kind implements river.JobArgs.
@@ -103,8 +108,10 @@ func (RunSync) Kind() string { return "run_sync" }
 
 // InsertOpts makes the job unique per sync while it is active.
 func (RunSync) InsertOpts() river.InsertOpts { return insertOpts(QueueSyncs) }
-func (a RunSync) uniqueKey() string          { return a.SyncID }
-func (RunSync) queue() string                { return QueueSyncs }
+func (a RunSync) uniqueKey() string {
+	return fmt.Sprintf("%s\x00%d", a.SyncID, a.Resume)
+}
+func (RunSync) queue() string { return QueueSyncs }
 
 // RefreshToken refreshes a connection's OAuth token when it is due.
 type RefreshToken struct {
@@ -146,6 +153,24 @@ func (Sweep) InsertOpts() river.InsertOpts {
 func (Sweep) uniqueKey() string { return "" }
 func (Sweep) queue() string     { return QueueUpkeep }
 
+// Execer runs one statement in the transaction that inserts a job (on
+// River, a pgx transaction; on Local, a store transaction) and says how many
+// rows it changed.
+type Execer interface {
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+}
+
+// Work is due work the sweep enqueues.
+type Work struct {
+	Args Args
+	// Claim, when set, runs in the transaction that inserts the job and
+	// marks the work taken (a scheduled sync's due time moved on); it
+	// returns false when the work is no longer due, and no job is inserted.
+	// So a sweep that read a due time before a run finished can never
+	// enqueue a second run for it.
+	Claim func(ctx context.Context, ex Execer) (bool, error)
+}
+
 // Handlers are the functions behind the job kinds. A nil handler leaves its
 // kind out: enqueueing it fails, and Due must not return it. A handler's
 // error makes the job run again later (up to 5 attempts, with backoff); a
@@ -162,7 +187,7 @@ type Handlers struct {
 	Subscribe func(ctx context.Context, connectionID string) error
 	// Due returns the work that is due at now (the sweep enqueues it; work
 	// already queued or running is skipped by the uniqueness rule).
-	Due func(ctx context.Context, now time.Time) ([]Args, error)
+	Due func(ctx context.Context, now time.Time) ([]Work, error)
 }
 
 // Config tunes an engine.
@@ -193,6 +218,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for the sweep. Default time.Now.
 	Now func() time.Time
+	// InTx (Local only) runs fn in one store transaction: the claims of
+	// due work are written in it. Required when Due returns claims.
+	InTx func(ctx context.Context, fn func(ex Execer) error) error
 }
 
 func (c Config) withDefaults() Config {
@@ -234,6 +262,9 @@ type Result struct {
 type Engine interface {
 	// Enqueue adds a job unless one for the same subject is active.
 	Enqueue(ctx context.Context, args Args) (Result, error)
+	// EnqueueClaimed runs claim and, when it reports true, adds the job, in
+	// one transaction: both land or neither.
+	EnqueueClaimed(ctx context.Context, args Args, claim func(ctx context.Context, ex Execer) (bool, error)) (Result, error)
 	// Start begins working jobs and sweeping for due work.
 	Start(ctx context.Context) error
 	// Stop stops taking work and lets running jobs finish for up to
@@ -298,15 +329,22 @@ func (h Handlers) has(kind string) bool {
 }
 
 // sweep enqueues what is due. One failing insert does not stop the others.
-func sweep(ctx context.Context, e Engine, due func(context.Context, time.Time) ([]Args, error), now time.Time, log *slog.Logger) error {
+func sweep(ctx context.Context, e Engine, due func(context.Context, time.Time) ([]Work, error), now time.Time, log *slog.Logger) error {
 	work, err := due(ctx, now)
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	var errs []error
 	added := 0
-	for _, a := range work {
-		r, err := e.Enqueue(ctx, a)
+	for _, w := range work {
+		a := w.Args
+		var r Result
+		var err error
+		if w.Claim != nil {
+			r, err = e.EnqueueClaimed(ctx, a, w.Claim)
+		} else {
+			r, err = e.Enqueue(ctx, a)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("enqueue %s %s: %w", a.Kind(), a.uniqueKey(), err))
 			continue

@@ -141,12 +141,12 @@ func TestSweepEnqueuesDueWorkOnce(t *testing.T) {
 				}
 				return nil
 			},
-			Due: func(ctx context.Context, now time.Time) ([]jobs.Args, error) {
+			Due: func(ctx context.Context, now time.Time) ([]jobs.Work, error) {
 				mu.Lock()
 				defer mu.Unlock()
-				var out []jobs.Args
+				var out []jobs.Work
 				for id := range due {
-					out = append(out, jobs.RefreshToken{ConnectionID: id})
+					out = append(out, jobs.Work{Args: jobs.RefreshToken{ConnectionID: id}})
 				}
 				return out, nil
 			},

@@ -59,6 +59,26 @@ func (l *Local) Enqueue(_ context.Context, args Args) (Result, error) {
 	return Result{}, nil
 }
 
+// EnqueueClaimed writes the claim in a store transaction (Config.InTx) and
+// queues the job once it committed. One process owns a SQLite store and its
+// sweep runs one at a time, so nothing can come between the two.
+func (l *Local) EnqueueClaimed(ctx context.Context, args Args, claim func(context.Context, Execer) (bool, error)) (Result, error) {
+	if l.cfg.InTx == nil {
+		return Result{}, fmt.Errorf("enqueue %s: a claim needs Config.InTx", args.Kind())
+	}
+	ok := false
+	if err := l.cfg.InTx(ctx, func(ex Execer) (err error) {
+		ok, err = claim(ctx, ex)
+		return err
+	}); err != nil {
+		return Result{}, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
+	}
+	if !ok {
+		return Result{Duplicate: true}, nil
+	}
+	return l.Enqueue(ctx, args)
+}
+
 // work runs one job, retrying failures with River's backoff (attempt⁴ s) and
 // snoozed jobs after their wait (which, as on River, is not an attempt).
 func (l *Local) work(key string, args Args) {

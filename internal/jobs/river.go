@@ -31,6 +31,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // shares the jobs.
 type River struct {
 	cfg    Config
+	pool   *pgxpool.Pool
 	client *river.Client[pgx.Tx]
 }
 
@@ -39,7 +40,7 @@ var _ Engine = (*River)(nil)
 // NewRiver builds a River engine on pool (River's tables must exist: Migrate).
 func NewRiver(pool *pgxpool.Pool, cfg Config) (*River, error) {
 	cfg = cfg.withDefaults()
-	r := &River{cfg: cfg}
+	r := &River{cfg: cfg, pool: pool}
 	workers := river.NewWorkers()
 	h := cfg.Handlers
 	if h.RunSync != nil {
@@ -113,6 +114,36 @@ func (r *River) Enqueue(ctx context.Context, args Args) (Result, error) {
 		return Result{}, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
 	}
 	return Result{Duplicate: res.UniqueSkippedAsDuplicate}, nil
+}
+
+// EnqueueClaimed writes the claim and inserts the job in one transaction
+// (River's InsertTx).
+func (r *River) EnqueueClaimed(ctx context.Context, args Args, claim func(context.Context, Execer) (bool, error)) (Result, error) {
+	var res Result
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		ok, err := claim(ctx, pgxExecer{tx})
+		if err != nil || !ok {
+			res.Duplicate = !ok
+			return err
+		}
+		ins, err := r.client.InsertTx(ctx, tx, args, nil)
+		if err != nil {
+			return err
+		}
+		res.Duplicate = ins.UniqueSkippedAsDuplicate
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
+	}
+	return res, nil
+}
+
+type pgxExecer struct{ tx pgx.Tx }
+
+func (e pgxExecer) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := e.tx.Exec(ctx, q, args...)
+	return tag.RowsAffected(), err
 }
 
 // Start begins working jobs. Stopping is Stop's business, not ctx's.

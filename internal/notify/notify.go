@@ -388,38 +388,40 @@ func (n *Notifier) Send(ctx context.Context, m *Message) error {
 }
 
 func (n *Notifier) deliver(ctx context.Context, d delivery) {
-	var err error
-	attempts := 1
-	switch d.route.Channel {
-	case ChannelEmail:
-		if !n.cfg.SMTP.Enabled() {
-			err = errors.New("e-mail is not configured: set PATCHBAY_SMTP_HOST and PATCHBAY_SMTP_FROM")
-			break
-		}
-		body := d.msg.Text
-		if d.msg.URL != "" {
-			body += "\n\nOpen in Patchbay: " + d.msg.URL
-		}
-		err = n.mail.send(ctx, []string{d.route.Target}, "[Patchbay] "+d.msg.Subject, body)
-	case ChannelWebhook:
-		var secret, body []byte
-		secret, err = n.cfg.Vault.Open(d.route.Secret, []byte(d.route.ID))
-		if err != nil {
-			break
-		}
-		body, err = json.Marshal(d.msg)
-		if err != nil {
-			break
-		}
-		attempts, err = n.hooks.post(ctx, d.route.Target, d.msg.Kind, d.msg.ID, secret, body)
-	default:
-		err = fmt.Errorf("unknown channel %q", d.route.Channel)
-	}
+	attempts, err := n.transmit(ctx, d)
 	if err != nil {
 		n.failed(ctx, d.msg, d.route, attempts, err)
 		return
 	}
 	n.cfg.Logger.Info("notification delivered", "kind", d.msg.Kind, "route", d.route.ID, "channel", d.route.Channel, "attempts", attempts)
+}
+
+// transmit sends one message over one route: the e-mail, or the signed
+// webhook with its retries.
+func (n *Notifier) transmit(ctx context.Context, d delivery) (attempts int, err error) {
+	attempts = 1
+	switch d.route.Channel {
+	case ChannelEmail:
+		if !n.cfg.SMTP.Enabled() {
+			return attempts, errors.New("e-mail is not configured: set PATCHBAY_SMTP_HOST and PATCHBAY_SMTP_FROM")
+		}
+		body := d.msg.Text
+		if d.msg.URL != "" {
+			body += "\n\nOpen in Patchbay: " + d.msg.URL
+		}
+		return attempts, n.mail.send(ctx, []string{d.route.Target}, "[Patchbay] "+d.msg.Subject, body)
+	case ChannelWebhook:
+		secret, err := n.cfg.Vault.Open(d.route.Secret, []byte(d.route.ID))
+		if err != nil {
+			return attempts, err
+		}
+		body, err := json.Marshal(d.msg)
+		if err != nil {
+			return attempts, err
+		}
+		return n.hooks.post(ctx, d.route.Target, d.msg.Kind, d.msg.ID, secret, body)
+	}
+	return attempts, fmt.Errorf("unknown channel %q", d.route.Channel)
 }
 
 func (n *Notifier) failed(ctx context.Context, m *Message, r *store.NotificationRoute, attempts int, err error) {

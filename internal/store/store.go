@@ -117,10 +117,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate %s: %w", s.dialect, err)
-	}
-	return nil
+	return s.WithMigrationLock(ctx, func(ctx context.Context) error {
+		if _, err := p.Up(ctx); err != nil {
+			return fmt.Errorf("migrate %s: %w", s.dialect, err)
+		}
+		return nil
+	})
 }
 
 func (s *Store) migrator() (*goose.Provider, error) {

@@ -80,6 +80,10 @@ type Config struct {
 	RowsChanged func(tableID string)
 	// PageSize overrides the catalog's page size (tests). 0: the catalog's.
 	PageSize int
+	// LeaseTTL is how long a run's lease on its sync lasts without renewal
+	// (a run renews it every third of that, and with every page). A run
+	// whose process dies is resumed elsewhere once it expired. Default 15 s.
+	LeaseTTL time.Duration
 }
 
 // Engine runs syncs.
@@ -103,6 +107,9 @@ func New(cfg Config) *Engine {
 	if cfg.DefaultInterval <= 0 {
 		cfg.DefaultInterval = 15 * time.Minute
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 15 * time.Second
+	}
 	return &Engine{cfg: cfg, running: map[string]bool{}}
 }
 
@@ -113,6 +120,9 @@ func (e *Engine) Catalog() *catalog.Catalog { return e.cfg.Conns.Catalog() }
 type Options struct {
 	Trigger string
 	DryRun  bool // outbound only: plan, write nothing, record nothing
+	// Draft, on a dry run, is the sync with unsaved changes to plan with
+	// instead of its saved settings (the preview before saving an edit).
+	Draft *store.Sync
 }
 
 // PlanItem is what an outbound run would do with one row.
@@ -159,10 +169,12 @@ func (e *Engine) release(syncID string) {
 // could not start (busy, paused, gone).
 //
 // One run per sync at a time holds across processes: a claim in this
-// process, then a lock held in the database for the run's length (a run
-// started by hand in `serve` and a job in a worker exclude each other). The
-// sync is read after both are taken, so the run starts from the position the
-// previous run saved.
+// process, then a lease on the sync in the database (store.Lease) that the
+// run renews while it lasts and checks, as a fencing token, in the
+// transaction of every page it writes. A run that lost its lease (it was cut
+// off from the database longer than the lease lasts, and another run took
+// the sync) can therefore write nothing more. The sync is read after both
+// are taken, so the run starts from the position the previous run saved.
 func (e *Engine) Run(ctx context.Context, syncID string, o Options) (*Result, error) {
 	y, err := e.startable(ctx, syncID, o)
 	if err != nil {
@@ -172,31 +184,35 @@ func (e *Engine) Run(ctx context.Context, syncID string, o Options) (*Result, er
 		return nil, ErrBusy
 	}
 	defer e.release(syncID)
-	unlock, err := e.cfg.Store.TryHold(ctx, "sync:"+syncID)
-	if errors.Is(err, store.ErrLocked) {
+	lease, err := e.cfg.Store.AcquireLease(ctx, syncID, store.NewID("lease"), e.cfg.Now(), e.cfg.LeaseTTL)
+	if errors.Is(err, store.ErrLeaseHeld) {
 		return nil, ErrBusy
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	// Holding the lock, nobody runs this sync: a run still marked running was
-	// left by a process that died mid-run.
+	ctx, stopRenew := e.renew(ctx, lease)
+	defer stopRenew()
+	// Holding the lease, nobody runs this sync: a run still marked running
+	// was left by a run whose lease ran out (its process died mid-run).
 	if n, err := e.cfg.Store.InterruptOrphanRunsOf(ctx, syncID, "the process running it stopped (crash or kill); this run resumes from the last saved page", time.Now()); err != nil {
+		e.giveUp(lease)
 		return nil, err
 	} else if n > 0 {
 		e.cfg.Logger.Warn("runs left running by a stopped process recorded as interrupted", "sync", syncID, "runs", n)
 	}
 	if y, err = e.startable(ctx, syncID, o); err != nil { // read again: a run that just ended moved its position
+		e.giveUp(lease)
 		return nil, err
 	}
 	if o.Trigger == "" {
 		o.Trigger = TriggerManual
 	}
-	r := &run{e: e, y: y, o: o, res: &Result{Run: &store.Run{SyncID: y.ID, WorkspaceID: y.WorkspaceID, Trigger: o.Trigger,
+	r := &run{e: e, y: y, o: o, lease: lease, res: &Result{Run: &store.Run{SyncID: y.ID, WorkspaceID: y.WorkspaceID, Trigger: o.Trigger,
 		Status: StatusRunning, StartedAt: e.cfg.Now().UTC()}}}
 	if !o.DryRun {
 		if err := e.cfg.Store.SaveRun(ctx, r.res.Run); err != nil {
+			e.giveUp(lease)
 			return nil, err
 		}
 	}
@@ -209,8 +225,60 @@ func (e *Engine) Run(ctx context.Context, syncID string, o Options) (*Result, er
 	default:
 		runErr = fmt.Errorf("sync %s has an unknown direction %q", y.ID, y.Direction)
 	}
+	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) {
+		runErr = cause
+	}
 	e.finish(ctx, r, runErr)
 	return r.res, nil
+}
+
+// renew keeps the lease alive every third of its length while the run lasts;
+// when it was taken over, the returned context is cancelled with
+// store.ErrLeaseLost as its cause.
+func (e *Engine) renew(ctx context.Context, l *store.Lease) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(e.cfg.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := e.cfg.Store.RenewLease(ctx, l, e.cfg.Now(), e.cfg.LeaseTTL)
+			if errors.Is(err, store.ErrLeaseLost) {
+				cancel(err)
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				// The database is out of reach: keep trying; if the lease
+				// runs out meanwhile, the next write finds out.
+				e.cfg.Logger.Warn("renew sync lease", "sync", l.SyncID, "err", err)
+			}
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		wg.Wait()
+		cancel(nil)
+	}
+}
+
+// giveUp releases the lease of a run that did not start, keeping the sync's
+// schedule as it was.
+func (e *Engine) giveUp(l *store.Lease) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.cfg.Store.ReleaseLease(ctx, l); err != nil {
+		e.cfg.Logger.Warn("release sync lease", "sync", l.SyncID, "err", err)
+	}
 }
 
 // startable reads the sync and says why it cannot run, if it cannot.
@@ -221,6 +289,9 @@ func (e *Engine) startable(ctx context.Context, syncID string, o Options) (*stor
 	}
 	if y.Paused {
 		return nil, &PausedError{Reason: y.PauseReason}
+	}
+	if o.DryRun && o.Draft != nil && o.Draft.ID == y.ID {
+		y = o.Draft
 	}
 	if o.DryRun && y.Direction != Outbound {
 		return nil, fmt.Errorf("dry run: %w", &connection.ValidationError{Fields: []catalog.FieldError{{Field: "dry_run", Message: "only outbound syncs have a dry run"}}})
@@ -234,7 +305,20 @@ type run struct {
 	y       *store.Sync
 	o       Options
 	res     *Result
+	lease   *store.Lease
 	changed bool // rows of the table changed
+	// obj is the sync's object as the provider described it at the start of
+	// the run (nil for providers without a metadata API): values convert by its field types.
+	obj *connector.SchemaObject
+}
+
+// fence is the first statement of every transaction in which a run writes:
+// it fails with store.ErrLeaseLost when another run took the sync over.
+func (r *run) fence(ctx context.Context, tx *store.Tx) error {
+	if r.lease == nil {
+		return nil
+	}
+	return tx.CheckLease(ctx, r.lease, r.e.cfg.Now(), r.e.cfg.LeaseTTL)
 }
 
 func (r *run) rowError(rowID, extID string, err error) {
@@ -251,6 +335,10 @@ func (e *Engine) finish(ctx context.Context, r *run, runErr error) {
 	run.FinishedAt = e.cfg.Now().UTC()
 	next := e.nextRun(ctx, r.y, run.FinishedAt)
 	switch {
+	case errors.Is(runErr, store.ErrLeaseLost):
+		// Another run owns the sync now and sets its schedule.
+		run.Status, run.ErrorClass = StatusInterrupted, "interrupted"
+		run.Error = "the run lost its hold on the sync (cut off from the database too long); another run took over from the last saved page"
 	case runErr == nil && run.Failed > 0:
 		run.Status = StatusPartial
 	case runErr == nil:
@@ -285,12 +373,15 @@ func (e *Engine) finish(ctx context.Context, r *run, runErr error) {
 		run.Error = r.res.Note
 	}
 	if r.o.DryRun {
+		e.giveUp(r.lease)
 		return
 	}
 	if err := e.cfg.Store.SaveRun(ctx, run); err != nil {
 		e.cfg.Logger.Error("record run", "sync", r.y.ID, "err", err)
 	}
-	if err := e.cfg.Store.SetNextRun(ctx, r.y.ID, next); err != nil {
+	if err := e.cfg.Store.FinishLease(ctx, r.lease, next); errors.Is(err, store.ErrLeaseLost) {
+		e.cfg.Logger.Warn("sync run lost its lease; the run that took over schedules the sync", "sync", r.y.ID)
+	} else if err != nil {
 		e.cfg.Logger.Error("schedule sync", "sync", r.y.ID, "err", err)
 	}
 	if r.changed && e.cfg.RowsChanged != nil {

@@ -36,6 +36,9 @@ func (r *run) inbound(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := r.checkSchema(ctx, conn, sess); err != nil {
+		return err
+	}
 	st := loadState(r.y)
 	if st.Cursor == "" {
 		st.Started, st.HighWater, st.Pages = r.e.cfg.Now().UTC(), time.Time{}, 0
@@ -104,6 +107,9 @@ func (r *run) storePage(ctx context.Context, cols map[string]string, expr filter
 	mapped := mappingKey(r.y.Mapping, cols)
 	err := r.e.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
 		counts, rowErrs, changed, next = *run, nil, false, *st
+		if err := r.fence(ctx, tx); err != nil {
+			return err
+		}
 		ids := make([]string, 0, len(page.Records))
 		for _, rec := range page.Records {
 			ids = append(ids, rec.ID)
@@ -120,7 +126,7 @@ func (r *run) storePage(ctx context.Context, cols map[string]string, expr filter
 			if local && !filter.Match(expr, rec.Fields) {
 				continue
 			}
-			vals, convErrs := mapInbound(r.y.Mapping, cols, rec.Fields)
+			vals, convErrs := mapInbound(r.y.Mapping, cols, r.obj, rec.Fields)
 			for _, ce := range convErrs {
 				counts.Failed++
 				if len(run.RowErrors)+len(rowErrs) < r.e.cfg.RowErrorSamples {
@@ -171,7 +177,7 @@ func (r *run) storePage(ctx context.Context, cols map[string]string, expr filter
 						delete(row.Values, k)
 					}
 				}
-				if err := tx.InsertRow(ctx, row); err != nil {
+				if err := tx.UpsertOriginRow(ctx, row, r.y.ConnectionID, r.y.Object, rec.ID); err != nil {
 					return err
 				}
 				src.RowID = row.ID
@@ -240,13 +246,16 @@ func mappingKey(mapping []store.Mapping, cols map[string]string) string {
 
 // mapInbound turns a record's fields into column values. A value that does
 // not convert to its column's type is left out and reported.
-func mapInbound(mapping []store.Mapping, cols map[string]string, fields map[string]any) (map[string]any, []error) {
+func mapInbound(mapping []store.Mapping, cols map[string]string, obj *connector.SchemaObject, fields map[string]any) (map[string]any, []error) {
 	out := make(map[string]any, len(mapping))
 	var errs []error
 	for _, m := range mapping {
 		raw, ok := fields[m.Source]
 		if !ok {
 			continue // not sent: keep what the row has
+		}
+		if f, ok := obj.Field(m.Source); ok {
+			raw = f.FromProvider(raw)
 		}
 		v, err := tables.Convert(cols[m.Target], raw)
 		if err != nil {

@@ -24,7 +24,8 @@ type outboundItem struct {
 	row    *store.Row
 	link   *store.Source
 	hash   string
-	fields map[string]any // what to send
+	fields map[string]any // what to send, as text
+	send   map[string]any // the same converted to the provider's field types
 }
 
 // outbound pushes the table's rows that changed since their last successful
@@ -34,6 +35,9 @@ func (r *run) outbound(ctx context.Context) error {
 	run := r.res.Run
 	sess, conn, p, err := r.session(ctx)
 	if err != nil {
+		return err
+	}
+	if err := r.checkSchema(ctx, conn, sess); err != nil {
 		return err
 	}
 	batch := p.BatchSize
@@ -95,6 +99,11 @@ func (r *run) outbound(ctx context.Context) error {
 					continue
 				}
 				it.fields[matchField] = mv
+			}
+			if it.send, err = r.convertOut(it.fields); err != nil {
+				r.rowError(row.ID, extID(it.link), err)
+				r.plan(PlanItem{RowID: row.ID, Action: "error", ExternalID: extID(it.link), Error: err.Error()})
+				continue
 			}
 			if r.o.DryRun {
 				item := PlanItem{RowID: row.ID, Fields: renderFields(it.fields)}
@@ -186,6 +195,9 @@ func (r *run) settle(ctx context.Context, items []outboundItem) error {
 		return nil
 	}
 	return r.e.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+		if err := r.fence(ctx, tx); err != nil {
+			return err
+		}
 		for _, it := range items {
 			src := *it.link
 			src.PushedHash = it.hash
@@ -206,7 +218,7 @@ func (r *run) write(ctx context.Context, conn connector.Connector, sess connecto
 	req := connector.WriteRequest{Object: r.y.Object, MatchField: matchField, Records: make([]connector.Record, len(items)),
 		Table: r.y.TableID, RowIDs: make([]string, len(items))}
 	for i, it := range items {
-		req.Records[i] = connector.Record{ID: extID(it.link), Fields: it.fields}
+		req.Records[i] = connector.Record{ID: extID(it.link), Fields: it.send}
 		req.RowIDs[i] = it.row.ID
 	}
 	results, werr := conn.Write(ctx, sess, req)
@@ -267,4 +279,23 @@ func (r *run) write(ctx context.Context, conn connector.Connector, sess connecto
 		}
 	}
 	return nil
+}
+
+// convertOut converts a row's text values to the types of the provider's
+// fields; a value that does not fit fails the row, naming field and value.
+func (r *run) convertOut(fields map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(fields))
+	for k, v := range fields {
+		f, ok := r.obj.Field(k)
+		if !ok {
+			out[k] = v
+			continue
+		}
+		cv, err := f.ToProvider(v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = cv
+	}
+	return out, nil
 }

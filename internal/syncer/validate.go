@@ -10,13 +10,15 @@ import (
 
 	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
+	"patchbay/internal/connector"
 	"patchbay/internal/filter"
 	"patchbay/internal/store"
 )
 
 // Prepare validates a sync against its workspace's connection and table and
 // the provider's catalog entry, fills in defaults, and reports every problem
-// at once as a *connection.ValidationError.
+// at once as a *connection.ValidationError. It never calls the provider (it
+// may run in a transaction): call WarmSchema first.
 func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync) error {
 	var errs []catalog.FieldError
 	bad := func(field, format string, args ...any) {
@@ -43,7 +45,8 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 	if y.MaxRecords < 0 {
 		bad("max_records", "must be 0 (no limit) or more")
 	}
-	var obj *catalog.Object
+	var obj *connector.SchemaObject // the object as the connection's schema describes it
+	var cobj *catalog.Object        // its catalog entry, when the catalog lists it
 	c, err := e.cfg.Store.GetConnection(ctx, ws.ID, y.ConnectionID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -56,17 +59,18 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 			bad("connection_id", "the connection's provider %q is no longer offered", c.Provider)
 			break
 		}
-		names := make([]string, 0, len(p.Objects))
-		for i := range p.Objects {
-			names = append(names, p.Objects[i].Name)
-			if p.Objects[i].Name == y.Object {
-				obj = &p.Objects[i]
-			}
+		sc, err := e.schema(ctx, c, false) // WarmSchema fetched it, outside any transaction
+
+		if err != nil {
+			return err
 		}
-		if obj == nil {
-			bad("object", "%s offers no object %q; choose one of %s", p.Name, y.Object, strings.Join(names, ", "))
+		if o, ok := schemaObject(sc, y.Object); ok {
+			y.Object, obj = o.Name, o
+		} else {
+			bad("object", "%s offers no object %q; choose one of %s", p.Name, y.Object, strings.Join(objectNames(sc), ", "))
 		}
-		if obj != nil && obj.WriteOnly && y.Direction == Inbound {
+		cobj = catalogObject(p, y.Object)
+		if cobj != nil && cobj.WriteOnly && y.Direction == Inbound {
 			bad("direction", "%s %s can only receive rows; use direction outbound", p.Name, y.Object)
 		}
 	}
@@ -86,8 +90,8 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 		bad("filter", "outbound syncs push every changed row; filters apply to inbound syncs")
 	} else if obj != nil {
 		for _, f := range filter.Fields(expr) {
-			if !slices.Contains(obj.Fields, f) {
-				bad("filter", "%s has no field %q; fields: %s", y.Object, f, strings.Join(obj.Fields, ", "))
+			if _, ok := obj.Field(f); !ok {
+				bad("filter", "%s", unknownField(y.Object, f, obj))
 			}
 		}
 	}
@@ -97,7 +101,7 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 	hasCol := func(n string) bool {
 		return slices.ContainsFunc(cols, func(c store.Column) bool { return c.Name == n })
 	}
-	hasField := func(n string) bool { return obj != nil && slices.Contains(obj.Fields, n) }
+	anyFields := cobj != nil && cobj.AnyFields
 	targets := map[string]bool{}
 	for i, m := range y.Mapping {
 		f := fmt.Sprintf("mapping[%d]", i)
@@ -106,8 +110,8 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 		}
 		targets[m.Target] = true
 		if y.Direction == Inbound {
-			if obj != nil && !hasField(m.Source) {
-				bad(f+".source", "%s has no field %q; fields: %s", y.Object, m.Source, strings.Join(obj.Fields, ", "))
+			if _, ok := obj.Field(m.Source); obj != nil && !ok {
+				bad(f+".source", "%s", unknownField(y.Object, m.Source, obj))
 			}
 			if tb != nil && !hasCol(m.Target) {
 				bad(f+".target", "the table has no column %q; add it to the table first", m.Target)
@@ -116,8 +120,10 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 			if tb != nil && !hasCol(m.Source) {
 				bad(f+".source", "the table has no column %q", m.Source)
 			}
-			if obj != nil && !obj.AnyFields && !hasField(m.Target) {
-				bad(f+".target", "%s has no field %q; fields: %s", y.Object, m.Target, strings.Join(obj.Fields, ", "))
+			if fd, ok := obj.Field(m.Target); obj != nil && !anyFields && !ok {
+				bad(f+".target", "%s", unknownField(y.Object, m.Target, obj))
+			} else if ok && !fd.Writable {
+				bad(f+".target", "%s is read-only at the provider; map the column to a field that can be written", fieldLabel(fd))
 			}
 		}
 	}
@@ -126,8 +132,13 @@ func (e *Engine) Prepare(ctx context.Context, ws *store.Workspace, y *store.Sync
 			y.MatchKey = MatchExternalID
 		}
 		if obj != nil && y.MatchKey != MatchExternalID {
-			if !slices.Contains(obj.MatchFields, y.MatchKey) {
-				bad("match_key", "%s records can be matched by %s or %s", y.Object, strings.Join(obj.MatchFields, ", "), MatchExternalID)
+			keys := matchKeys(obj, cobj)
+			if !slices.Contains(keys, y.MatchKey) {
+				msg := fmt.Sprintf("%s records can be matched by %s", y.Object, strings.Join(append(keys, MatchExternalID), ", "))
+				if near := connector.Closest(y.MatchKey, keys, 3); len(near) > 0 {
+					msg += fmt.Sprintf("; did you mean %s?", strings.Join(quoteAll(near), ", "))
+				}
+				bad("match_key", "%s", msg)
 			} else if !targets[y.MatchKey] {
 				bad("match_key", "map a column to %s to match records by it", y.MatchKey)
 			}
@@ -148,4 +159,26 @@ func FirstRun(y *store.Sync, now time.Time) time.Time {
 		return time.Time{}
 	}
 	return now
+}
+
+// matchKeys are the fields an outbound sync may match records by: those the
+// catalog names and those the provider says hold unique values.
+func matchKeys(obj *connector.SchemaObject, cobj *catalog.Object) []string {
+	var keys []string
+	if cobj != nil {
+		keys = append(keys, cobj.MatchFields...)
+	}
+	for _, f := range obj.Fields {
+		if f.Unique && !slices.Contains(keys, f.Name) {
+			keys = append(keys, f.Name)
+		}
+	}
+	return keys
+}
+
+func fieldLabel(f *connector.SchemaField) string {
+	if f.Label != "" && f.Label != f.Name {
+		return fmt.Sprintf("%s (%s)", f.Label, f.Name)
+	}
+	return f.Name
 }

@@ -180,9 +180,10 @@ type Options struct {
 	Retries int               // extra attempts for 429 and transient failures; default 4
 	// Authorize sets credentials on an outgoing request (a fresh clone each attempt).
 	Authorize func(ctx context.Context, req *http.Request) error
-	// Refresh is called once per request after a 401, to renew credentials; nil
-	// when the credentials cannot be renewed (API keys).
-	Refresh func(ctx context.Context) error
+	// Refresh is called once per request after a 401 with the request the
+	// provider refused (so it can tell which credentials failed), to renew
+	// credentials; nil when the credentials cannot be renewed (API keys).
+	Refresh func(ctx context.Context, refused *http.Request) error
 	// Observe is told about every response that reached the provider.
 	Observe func(status int)
 	// MaxRetryAfter caps how long one Retry-After is waited in place; longer
@@ -334,7 +335,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			continue
 		case resp.StatusCode == http.StatusUnauthorized && !refreshed && t.o.Refresh != nil:
 			refreshed = true
-			if err := t.o.Refresh(ctx); err != nil {
+			if err := t.o.Refresh(ctx, out); err != nil {
 				drain(resp)
 				return nil, err
 			}

@@ -89,7 +89,7 @@ func TestRefreshOnceOn401(t *testing.T) {
 	token := "old"
 	tr := New(Options{Budget: NewBudget(0, 0),
 		Authorize: func(_ context.Context, r *http.Request) error { r.Header.Set("Authorization", token); return nil },
-		Refresh:   func(context.Context) error { refreshes.Add(1); token = "new"; return nil }})
+		Refresh:   func(context.Context, *http.Request) error { refreshes.Add(1); token = "new"; return nil }})
 	resp, err := tr.Client().Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)

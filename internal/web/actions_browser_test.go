@@ -46,7 +46,7 @@ func TestBrowserActionColumn(t *testing.T) {
 		t.Errorf("the lookup's company is not in the rows: %q", got)
 	}
 
-	u.run("rerun the empty ones", chromedp.Click(chromedp.CSS(`article.action button[data-rerun="empty"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	u.run("rerun the empty ones", chromedp.Navigate(page), chromedp.Click(chromedp.CSS(`article.action button[data-rerun="empty"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
 	u.run("edit: only rows without a company", chromedp.Click(chromedp.CSS(`article.action a[data-edit-action]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form.action-form`)), chromedp.SetValue(chromedp.CSS(`#run-empty`), "jobtitle"),
 		chromedp.Click(chromedp.CSS(`form.action-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`article.action`)))

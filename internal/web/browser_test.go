@@ -222,6 +222,9 @@ func TestBrowserAccountChangeNeedsConfirmation(t *testing.T) {
 	if got := u.text(`#account-dialog`); !strings.Contains(got, "account changed from") || !strings.Contains(got, "syncs") {
 		t.Errorf("dialog does not explain the change: %q", got)
 	}
+	if got := u.text(`#account-dialog [data-detail]`); !strings.Contains(got, "acct-demo@example.com") || strings.Contains(got, "allow_account_change") {
+		t.Errorf("the dialog should name the accounts by name and e-mail, in words: %q", got)
+	}
 	u.consent("accept the new account", `#account-dialog [data-accept-account]`, "acct-other")
 	u.waitJS("the card shows the new account", `document.querySelector("#card-hubspot .conn dl").textContent.includes("acct-other")`)
 	if got := u.text(card + ` .badge`); got != "Connected" {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+
+	"patchbay/internal/fakes/fakekit"
 )
 
 // fakeControl drives a demo fake's control surface (/_fakes/<p>/_control/*)
@@ -20,6 +22,18 @@ func (h *Handler) fakeControl(w http.ResponseWriter, r *http.Request, s *session
 	}
 	var body any
 	switch action {
+	case "create_record":
+		sc, ok := fake.(fakekit.SampleCreator)
+		if !ok {
+			h.actionFailed(w, r, s, &problem{Status: http.StatusNotFound, Title: "Not found", Detail: "the " + provider + " fake cannot create sample records"}, "/")
+			return
+		}
+		if _, err := sc.CreateSample(r.PostFormValue("account")); err != nil {
+			h.actionFailed(w, r, s, &problem{Status: http.StatusBadGateway, Title: "The fake refused", Detail: err.Error()}, "/")
+			return
+		}
+		h.answerAction(w, r, "", provider, "", "record_created", back(r))
+		return
 	case "outage":
 		body = map[string]bool{"on": r.PostFormValue("on") == "true"}
 	case "revoke", "expire":
@@ -35,7 +49,7 @@ func (h *Handler) fakeControl(w http.ResponseWriter, r *http.Request, s *session
 		body = map[string]int{"per_second": n}
 	default:
 		h.actionFailed(w, r, s, &problem{Status: http.StatusNotFound, Title: "Not found",
-			Detail: "unknown demo control " + action + "; use outage, revoke, expire or rate_limit"}, "/")
+			Detail: "unknown demo control " + action + "; use create_record, outage, revoke, expire or rate_limit"}, "/")
 		return
 	}
 	b, err := json.Marshal(body)
@@ -56,4 +70,10 @@ func (h *Handler) fakeControl(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	h.answerAction(w, r, "", provider, "", "control", back(r))
+}
+
+// canCreate says whether a provider's demo fake can create a sample record.
+func (h *Handler) canCreate(provider string) bool {
+	_, ok := h.cfg.Fakes[provider].(fakekit.SampleCreator)
+	return ok
 }

@@ -33,8 +33,12 @@ var notices = map[string]string{
 	"action_saved":       "Action column saved. Every row is looked up again; cached answers cost no lookup.",
 	"action_queued":      "Lookups queued. The cells fill in as the providers answer.",
 	"action_deleted":     "Action column deleted. The values it wrote stay.",
+	"route_created":      "Route added. Send it a test to check that it arrives.",
+	"route_deleted":      "Route deleted.",
+	"test_sent":          "Test sent: it left Patchbay; check that it arrived.",
 	"plan_changed":       "Plan changed. The integrations page shows what you can connect now.",
 	"hook_revoked":       "URL revoked: posts to it are refused from now on.",
+	"record_created":     "Record created at the fake, as a user would at the provider. Realtime syncs bring it into their tables in seconds (Salesforce: within a minute).",
 }
 
 // filters are the status filters of the integrations page, in display order.
@@ -71,7 +75,7 @@ func (h *Handler) loadIntegrations(ctx context.Context, s *session) (*integratio
 }
 
 func (h *Handler) cardOf(s *session, it *integration) card {
-	return card{integration: it, Conns: it.visible(), Fake: slices.Contains(h.fakeID, it.ID), CSRF: s.csrf}
+	return card{integration: it, Conns: it.visible(), Fake: slices.Contains(h.fakeID, it.ID), CanCreate: h.canCreate(it.ID), CSRF: s.csrf}
 }
 
 // integrations is Settings → Integrations: a card per catalog integration.
@@ -337,8 +341,13 @@ func (h *Handler) detail(w http.ResponseWriter, r *http.Request, s *session) {
 		h.errorPage(w, s, h.asProblem(r.Context(), err), "/")
 		return
 	}
+	tl, err := h.loadTimeline(r.Context(), s, c.ID)
+	if err != nil {
+		h.errorPage(w, s, h.asProblem(r.Context(), err), "/")
+		return
+	}
 	d := h.pageData(s, c.ProviderName+" connection")
-	d["C"], d["Card"] = &c, h.cardOf(s, it)
+	d["C"], d["Card"], d["Timeline"] = &c, h.cardOf(s, it), tl
 	d["Notice"] = notices[r.URL.Query().Get("notice")]
 	d["Self"] = "/connections/" + c.ID
 	d["Mismatch"] = refusedAccountChange(&c)

@@ -76,6 +76,21 @@ func (h *Handler) saveSync(w http.ResponseWriter, r *http.Request, s *session) {
 		delete(body, k)
 	}
 	p := badBatch(body)
+	if p == nil && y.Direction == "outbound" && r.PostFormValue("confirmed") == "" {
+		// An outbound change is previewed first: the dry run of the unsaved settings.
+		var res struct {
+			Plan []planItem `json:"plan"`
+		}
+		err := h.call(r.Context(), s, "POST", "/syncs/"+url.PathEscape(y.ID)+"/run", map[string]any{"dry_run": true, "changes": body}, &res)
+		if err == nil {
+			h.renderPreview(w, r, s, &y, tb, res.Plan, form)
+			return
+		}
+		if p = h.asProblem(r.Context(), err); p.Status != http.StatusUnprocessableEntity {
+			h.errorPage(w, s, p, "/tables/"+url.PathEscape(y.TableID))
+			return
+		}
+	}
 	if p == nil {
 		if err := h.call(r.Context(), s, "PATCH", "/syncs/"+url.PathEscape(y.ID), body, nil); err != nil {
 			if p = h.asProblem(r.Context(), err); p.Status != http.StatusUnprocessableEntity {

@@ -93,9 +93,11 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"name": "jobtitle", "type": "text"}, {"name": "phone", "type": "text"}}}, &tb)
 	var in struct{ ID string }
 	env.MustDo(http.StatusCreated, "POST", "/syncs", map[string]any{"direction": "inbound", "connection_id": healthy, "table_id": tb.ID,
-		"object": "contacts", "filter": `lifecyclestage = "lead"`, "schedule": "every:30m", "mapping": []map[string]string{
+		"object": "contacts", "filter": `lifecyclestage = "lead"`, "schedule": "manual", "mapping": []map[string]string{
 			{"source": "email", "target": "email"}, {"source": "firstname", "target": "firstname"}}}, &in)
 	env.MustDo(http.StatusOK, "POST", "/syncs/"+in.ID+"/run", map[string]any{}, nil)
+	// Scheduled only after its first run: a schedule starts a run at once, which Sync now would meet.
+	env.MustDo(http.StatusOK, "PATCH", "/syncs/"+in.ID, map[string]any{"schedule": "every:30m"}, nil)
 	env.MustDo(http.StatusCreated, "POST", "/tables/"+tb.ID+"/rows", map[string]any{"rows": []any{
 		map[string]any{"values": map[string]any{"email": "nobody@unknown-domain.invalid", "firstname": "Nobody"}}}}, nil)
 	env.MustDo(http.StatusCreated, "POST", "/tables/"+tb.ID+"/columns", map[string]any{"name": "Person", "type": "action", "action": map[string]any{
@@ -119,7 +121,42 @@ func TestBrowserScreenshots(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.sync-setup button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`#filter[aria-invalid="true"]`)))
 	shot("sync-setup-filter-error", true)
 
-	u.run("narrow window", chromedp.EmulateViewport(390, 844), chromedp.Navigate(env.URL+"/"),
+	// The pages of editing, deleting, action columns, the bridge, the plan
+	// and notifications, wide and at 390 px.
+	env.MustDo(http.StatusCreated, "POST", "/notification-routes", map[string]any{"email": "ops@example.com", "events": []string{"connection.red", "sync.failing"}}, nil)
+	env.MustDo(http.StatusCreated, "POST", "/tables/"+tb.ID+"/hooks", map[string]any{"match_column": "email", "signed": true}, nil)
+	var acs struct {
+		ActionColumns []struct{ ID string } `json:"action_columns"`
+	}
+	env.MustDo(http.StatusOK, "GET", "/tables/"+tb.ID+"/columns", nil, &acs)
+	pages := []struct {
+		name, path, wait string
+		prepare          []chromedp.Action[chromedp.Void]
+	}{
+		{"sync-edit", "/syncs/" + in.ID + "/edit", `#filter`, nil},
+		{"table-delete-confirmation", "/tables/" + tb.ID + "/delete", `form.confirm`, nil},
+		{"action-column-new", "/tables/" + tb.ID + "/columns/new?lookup=company_by_domain", `form.action-form`, nil},
+		{"action-column-edit", "/tables/" + tb.ID + "/columns/" + acs.ActionColumns[0].ID + "/edit", `form.action-form`, nil},
+		{"webhook-bridge", "/tables/" + tb.ID + "/hooks", `#match_column`, []chromedp.Action[chromedp.Void]{
+			chromedp.Click(chromedp.CSS(`form.new-hook button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`#hook-example`))}},
+		{"plan", "/plan", `#tier-premium`, nil},
+		{"notifications", "/notifications", `table.routes`, nil},
+	}
+	for _, narrow := range []bool{false, true} {
+		for _, pg := range pages {
+			name := pg.name
+			if narrow {
+				name += "-narrow"
+			}
+			u.run(name, append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(env.URL + pg.path), chromedp.WaitVisible(chromedp.CSS(pg.wait))}, pg.prepare...)...)
+			shot(name, !narrow)
+		}
+		if !narrow {
+			u.run("narrow window", chromedp.EmulateViewport(390, 844))
+		}
+	}
+
+	u.run("narrow integrations", chromedp.Navigate(env.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#card-hubspot`)))
 	shot("integrations-narrow", false)
 	u.run("narrow table", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`.sync`)))

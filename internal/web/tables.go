@@ -463,6 +463,25 @@ type planItem struct {
 	Error      string            `json:"error"`
 }
 
+// MatchValue is the value the row is matched by at the provider (its
+// e-mail, say), when the sync matches by a field the plan sends.
+func (p planItem) MatchValue() string { return p.Fields[p.MatchBy] }
+
+// ActionLabel is the plan's action in words.
+func (p planItem) ActionLabel() string {
+	switch p.Action {
+	case "create":
+		return "Create"
+	case "update":
+		return "Update"
+	case "unchanged":
+		return "No change"
+	case "error":
+		return "Cannot send"
+	}
+	return p.Action
+}
+
 // FieldList is the fields the plan would send, sorted by name.
 func (p planItem) FieldList() []struct{ Name, Value string } {
 	out := make([]struct{ Name, Value string }, 0, len(p.Fields))
@@ -494,8 +513,14 @@ func (h *Handler) preview(w http.ResponseWriter, r *http.Request, s *session) {
 		h.errorPage(w, s, h.asProblem(r.Context(), err), "/tables")
 		return
 	}
+	h.renderPreview(w, r, s, &y, tb, res.Plan, nil)
+}
+
+// renderPreview shows a dry run's plan. With save (the edit form's fields)
+// it previews unsaved changes and offers to save them.
+func (h *Handler) renderPreview(w http.ResponseWriter, r *http.Request, s *session, y *syncInfo, tb tableInfo, plan []planItem, save url.Values) {
 	counts := map[string]int{}
-	for _, it := range res.Plan {
+	for _, it := range plan {
 		counts[it.Action]++
 	}
 	conns, _, err := h.loadConnections(r.Context(), s)
@@ -505,7 +530,17 @@ func (h *Handler) preview(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	d := h.pageData(s, "Preview of "+y.Object+" sync")
 	d["Nav"] = "tables"
-	d["Y"], d["T"], d["Plan"], d["Counts"], d["Conn"] = y, tb, res.Plan, counts, conns[y.ConnectionID]
+	d["Y"], d["T"], d["Plan"], d["Counts"], d["Conn"] = y, tb, plan, counts, conns[y.ConnectionID]
+	if save != nil {
+		fields := map[string][]string{}
+		for k, vs := range save {
+			if k != "csrf_token" {
+				fields[k] = vs
+			}
+		}
+		fields["confirmed"] = []string{"1"}
+		d["Save"] = fields
+	}
 	h.render(w, http.StatusOK, "preview", d)
 }
 

@@ -146,5 +146,5 @@ func TestTablesWithoutJavaScript(t *testing.T) {
 		t.Fatalf("preview: %d %.300s", p.status, p.body)
 	}
 	contains(t, "dry run", p.body, "Nothing was sent to the provider", `data-action="create"`, "1 record to create", "new, or the one with the same email",
-		"<code>email</code> = a@x.test")
+		"<code>email</code> → a@x.test", `<span data-match>a@x.test</span>`, ">Create</span>")
 }

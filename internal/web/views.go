@@ -253,7 +253,9 @@ type card struct {
 	*integration
 	Conns []*conn
 	Fake  bool // the demo serves a fake for it: show the control panel
-	CSRF  string
+	// CanCreate: the fake can create a sample record (the demo's "Create a lead").
+	CanCreate bool
+	CSRF      string
 }
 
 // OAuth reports whether the integration connects through a consent page.

@@ -157,8 +157,18 @@ func (c *Connector) List(ctx context.Context, s connector.Session, req connector
 	if req.Cursor != "" {
 		q.Set("offset", req.Cursor)
 	}
+	var conds []string
+	if len(req.Filter) > 0 {
+		conds = append(conds, formula(req.Filter))
+	}
 	if !req.Since.IsZero() {
-		q.Set("filterByFormula", fmt.Sprintf("NOT(IS_BEFORE(LAST_MODIFIED_TIME(), '%s'))", req.Since.UTC().Format(formulaTime)))
+		conds = append(conds, fmt.Sprintf("NOT(IS_BEFORE(LAST_MODIFIED_TIME(), '%s'))", req.Since.UTC().Format(formulaTime)))
+	}
+	switch len(conds) {
+	case 1:
+		q.Set("filterByFormula", conds[0])
+	case 2:
+		q.Set("filterByFormula", "AND("+conds[0]+", "+conds[1]+")")
 	}
 	for _, f := range req.Fields {
 		q.Add("fields[]", f)

@@ -187,7 +187,7 @@ func TestRefreshOn401(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+creds.AccessToken)
 			return nil
 		},
-		Refresh: func(ctx context.Context) error {
+		Refresh: func(ctx context.Context, _ *http.Request) error {
 			resp, err := http.PostForm(e.srv.URL+"/services/oauth2/token", map[string][]string{"grant_type": {"refresh_token"},
 				"refresh_token": {creds.RefreshToken}, "client_id": {"c"}, "client_secret": {"s3cret"}})
 			if err != nil {

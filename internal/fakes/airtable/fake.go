@@ -42,6 +42,11 @@ type Options struct {
 	DefaultAccount string        // default "acct-demo"
 	AccessTTL      time.Duration // default DefaultAccessTTL
 	BaseRateLimit  int           // per base per second; default DefaultBaseRateLimit
+	// HTTP posts webhook pings; default a client with a 10 s timeout.
+	HTTP *http.Client
+	// RetryWaits are the waits before re-sending a failed ping; default
+	// fakekit.DefaultRetryWaits.
+	RetryWaits []time.Duration
 }
 
 // Fake is the Airtable fake; it is an http.Handler.
@@ -52,6 +57,8 @@ type Fake struct {
 
 	mu     sync.Mutex
 	shared map[string][]string // account → base ids shared with the app; default both demo bases
+	hooks  *webhookState
+	fields fakekit.Fields // fields users added or deleted (schema.go)
 }
 
 // New returns a Fake with its default account.
@@ -62,7 +69,8 @@ func New(o Options) *Fake {
 	if o.BaseRateLimit <= 0 {
 		o.BaseRateLimit = DefaultBaseRateLimit
 	}
-	f := &Fake{o: o, mux: http.NewServeMux(), shared: map[string][]string{}}
+	f := &Fake{o: o, mux: http.NewServeMux(), shared: map[string][]string{},
+		hooks: &webhookState{hooks: map[string]*atWebhook{}, deliver: fakekit.NewDeliverer(o.HTTP, o.RetryWaits)}}
 	f.kit = fakekit.New(fakekit.Options{
 		Name:                "Airtable",
 		Now:                 o.Now,
@@ -78,6 +86,7 @@ func New(o Options) *Fake {
 		RateLimit:           DefaultTokenLimit,
 		RateWindow:          time.Second,
 		RatePenalty:         Penalty,
+		OnChange:            f.onChange,
 		Errors: fakekit.Errors{
 			Unauthorized: func(w http.ResponseWriter, _ *http.Request, _ fakekit.AuthFailure) {
 				writeError(w, http.StatusUnauthorized, "AUTHENTICATION_REQUIRED", "Authentication required")
@@ -106,6 +115,7 @@ var scopes = []fakekit.Scope{
 	{Name: "data.records:write", Description: "Create, edit, and delete records"},
 	{Name: "schema.bases:read", Description: "See the structure of a base, like table names or field types"},
 	{Name: "user.email:read", Description: "See the user's email address"},
+	{Name: "webhook:manage", Description: "View, create, delete webhooks for a base, as well as fetch webhook payloads"},
 }
 
 func (f *Fake) routes() {
@@ -114,6 +124,7 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("GET /v0/meta/whoami", f.whoami)
 	f.mux.HandleFunc("GET /v0/meta/bases", f.bases)
 	f.mux.HandleFunc("GET /v0/meta/bases/{base}/tables", f.api("schema.bases:read", f.schema))
+	f.kit.FieldRoutes(f.mux, &f.fields, f.knownTable, checkField)
 	f.mux.HandleFunc("GET /v0/{base}/{table}", f.api("data.records:read", f.list))
 	f.mux.HandleFunc("POST /v0/{base}/{table}", f.api("data.records:write", f.create))
 	f.mux.HandleFunc("PATCH /v0/{base}/{table}", f.api("data.records:write", f.update))
@@ -125,6 +136,7 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("GET /v0/{base}/{table}/{record}", f.api("data.records:read", f.getRecord))
 	f.mux.HandleFunc("PATCH /v0/{base}/{table}/{record}", f.api("data.records:write", f.patchRecord))
 	f.mux.HandleFunc("DELETE /v0/{base}/{table}/{record}", f.api("data.records:write", f.deleteRecord))
+	f.webhookRoutes()
 }
 
 // ServeHTTP serves Airtable's paths rooted at "/".
@@ -170,17 +182,6 @@ func UserID(account string) string { return idOf("usr", account) }
 
 // UserEmail is that user's e-mail.
 func UserEmail(account string) string { return account + "@example.com" }
-
-// table is a table of a demo base and its fields.
-type table struct {
-	name   string
-	fields []string
-}
-
-var tables = []table{
-	{"Contacts", []string{"Name", "Email", "Phone", "Company", "Segment", "Notes"}},
-	{"Companies", []string{"Name", "Domain", "Industry", "Employees"}},
-}
 
 func tableID(base, name string) string { return idOf("tbl", base+"/"+name) }
 
@@ -293,23 +294,4 @@ func forbidden(w http.ResponseWriter) {
 
 func writeError(w http.ResponseWriter, status int, typ, message string) {
 	fakekit.WriteJSON(w, status, map[string]any{"error": map[string]string{"type": typ, "message": message}})
-}
-
-func (f *Fake) schema(w http.ResponseWriter, _ *http.Request, _ fakekit.Call, base string) {
-	out := []map[string]any{}
-	for _, t := range tables {
-		var fields []map[string]string
-		for _, name := range t.fields {
-			typ := "singleLineText"
-			switch name {
-			case "Email":
-				typ = "email"
-			case "Employees":
-				typ = "number"
-			}
-			fields = append(fields, map[string]string{"id": fieldID(base, t.name, name), "name": name, "type": typ})
-		}
-		out = append(out, map[string]any{"id": tableID(base, t.name), "name": t.name, "primaryFieldId": fields[0]["id"], "fields": fields})
-	}
-	fakekit.WriteJSON(w, http.StatusOK, map[string]any{"tables": out})
 }

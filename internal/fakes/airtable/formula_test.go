@@ -11,7 +11,7 @@ func TestFormula(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	rec := fakekit.Record{ID: "101", Fields: map[string]string{"Name": "Ann", "Segment": "Enterprise", "Notes": ""}, CreatedAt: at, UpdatedAt: at.Add(time.Hour)}
-	contacts := tables[0]
+	contacts, _ := New(Options{}).lookupTable("acct-demo", BaseID("acct-demo", 1), "Contacts")
 	cases := []struct {
 		formula string
 		want    bool

@@ -13,16 +13,6 @@ import (
 	"patchbay/internal/fakes/fakekit"
 )
 
-// lookupTable finds a demo table by id or name.
-func lookupTable(base, idOrName string) (table, bool) {
-	for _, t := range tables {
-		if idOrName == tableID(base, t.name) || strings.EqualFold(idOrName, t.name) {
-			return t, true
-		}
-	}
-	return table{}, false
-}
-
 func (f *Fake) store(account, base string, t table) *fakekit.Store {
 	return f.kit.Records(account, base+"/"+t.name)
 }
@@ -30,9 +20,9 @@ func (f *Fake) store(account, base string, t table) *fakekit.Store {
 // SeedRecords stores records (flat maps of fields) in a table of one of
 // account's bases; it returns the record ids Airtable would show.
 func (f *Fake) SeedRecords(account, base, tableName string, records []map[string]any) ([]string, error) {
-	t, ok := lookupTable(base, tableName)
+	t, ok := f.lookupTable(account, base, tableName)
 	if !ok {
-		return nil, fmt.Errorf("airtable fake: no table %q (Contacts or Companies)", tableName)
+		return nil, fmt.Errorf("airtable fake: no table %q in base %s", tableName, base)
 	}
 	var ids []string
 	err := f.store(account, base, t).Tx(func(tx *fakekit.Tx) error {
@@ -46,7 +36,7 @@ func (f *Fake) SeedRecords(account, base, tableName string, records []map[string
 
 // Records returns what a table holds, each as its API shape.
 func (f *Fake) Records(account, base, tableName string) []map[string]any {
-	t, _ := lookupTable(base, tableName)
+	t, _ := f.lookupTable(account, base, tableName)
 	var out []map[string]any
 	for _, r := range f.store(account, base, t).All() {
 		out = append(out, render(r, nil))
@@ -130,8 +120,8 @@ func invalidRequest(w http.ResponseWriter, msg string) {
 	writeError(w, http.StatusUnprocessableEntity, "INVALID_REQUEST_UNKNOWN", msg)
 }
 
-func (f *Fake) tableOr404(w http.ResponseWriter, r *http.Request, base string) (table, bool) {
-	t, ok := lookupTable(base, r.PathValue("table"))
+func (f *Fake) tableOr404(w http.ResponseWriter, r *http.Request, c fakekit.Call, base string) (table, bool) {
+	t, ok := f.lookupTable(c.Account, base, r.PathValue("table"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "TABLE_NOT_FOUND", fmt.Sprintf("Could not find table %s in application %s", r.PathValue("table"), base))
 	}
@@ -140,7 +130,7 @@ func (f *Fake) tableOr404(w http.ResponseWriter, r *http.Request, base string) (
 
 // list is GET /v0/{base}/{table}: pageSize (≤ 100), offset, filterByFormula, fields[].
 func (f *Fake) list(w http.ResponseWriter, r *http.Request, c fakekit.Call, base string) {
-	t, ok := f.tableOr404(w, r, base)
+	t, ok := f.tableOr404(w, r, c, base)
 	if !ok {
 		return
 	}
@@ -285,7 +275,7 @@ func readWrite(w http.ResponseWriter, r *http.Request, t table) (writeBody, bool
 
 // create is POST /v0/{base}/{table}: all records or none.
 func (f *Fake) create(w http.ResponseWriter, r *http.Request, c fakekit.Call, base string) {
-	t, ok := f.tableOr404(w, r, base)
+	t, ok := f.tableOr404(w, r, c, base)
 	if !ok {
 		return
 	}
@@ -309,7 +299,7 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request, c fakekit.Call, ba
 
 // update is PATCH /v0/{base}/{table}: by id, or an upsert with performUpsert.
 func (f *Fake) update(w http.ResponseWriter, r *http.Request, c fakekit.Call, base string) {
-	t, ok := f.tableOr404(w, r, base)
+	t, ok := f.tableOr404(w, r, c, base)
 	if !ok {
 		return
 	}

@@ -15,7 +15,7 @@ import (
 // /v0/{base}/{table}/{record}, and DELETE /v0/{base}/{table}?records[]=….
 
 func (f *Fake) recordOr404(w http.ResponseWriter, r *http.Request, c fakekit.Call, base string) (table, fakekit.Record, bool) {
-	t, ok := f.tableOr404(w, r, base)
+	t, ok := f.tableOr404(w, r, c, base)
 	if !ok {
 		return t, fakekit.Record{}, false
 	}
@@ -71,7 +71,7 @@ func (f *Fake) deleteRecord(w http.ResponseWriter, r *http.Request, c fakekit.Ca
 
 // deleteRecords is DELETE /v0/{base}/{table}?records[]=…: up to 10, all or none.
 func (f *Fake) deleteRecords(w http.ResponseWriter, r *http.Request, c fakekit.Call, base string) {
-	t, ok := f.tableOr404(w, r, base)
+	t, ok := f.tableOr404(w, r, c, base)
 	if !ok {
 		return
 	}

@@ -437,7 +437,7 @@ func (f *Fake) properties(w http.ResponseWriter, _ *http.Request, _ fakekit.Call
 		results = append(results, map[string]any{
 			"name": p.Name, "label": p.Label, "type": p.Type, "fieldType": p.FieldType, "groupName": p.Group,
 			"description": "", "hasUniqueValue": p.Unique, "hidden": false, "formField": !p.ReadOnly,
-			"calculated": false, "options": []any{},
+			"calculated": false, "options": propertyOptions(p.Options), "hubspotDefined": p.Group != "custom",
 			"modificationMetadata": map[string]bool{"archivable": !p.ReadOnly, "readOnlyDefinition": true, "readOnlyValue": p.ReadOnly},
 		})
 	}
@@ -465,6 +465,15 @@ func splitProps(values []string) []string {
 				out = append(out, p)
 			}
 		}
+	}
+	return out
+}
+
+// propertyOptions renders enumeration values as HubSpot lists them.
+func propertyOptions(values []string) []map[string]any {
+	out := []map[string]any{}
+	for i, v := range values {
+		out = append(out, map[string]any{"label": v, "value": v, "displayOrder": i, "hidden": false})
 	}
 	return out
 }

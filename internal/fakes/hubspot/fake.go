@@ -60,11 +60,12 @@ type Options struct {
 
 // Fake is the HubSpot fake; it is an http.Handler.
 type Fake struct {
-	o     Options
-	kit   *fakekit.Kit
-	mux   *http.ServeMux
-	appID int64
-	hooks webhooks
+	o      Options
+	kit    *fakekit.Kit
+	mux    *http.ServeMux
+	appID  int64
+	hooks  webhooks
+	fields fakekit.Fields // properties users added or deleted (fields.go)
 }
 
 // New returns a Fake with its default account.
@@ -140,6 +141,7 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("POST /crm/v3/objects/{object}/batch/upsert", f.crm(write, f.batchUpsert))
 	f.mux.HandleFunc("POST /crm/v3/objects/{object}/batch/read", f.crm(read, f.batchRead))
 	f.mux.HandleFunc("GET /crm/v3/properties/{object}", f.crm(schema, f.properties))
+	f.kit.FieldRoutes(f.mux, &f.fields, knownObject, checkProperty)
 }
 
 // ServeHTTP serves HubSpot's paths rooted at "/".
@@ -257,7 +259,7 @@ func (f *Fake) crm(need func(*objectDef) []string, h func(http.ResponseWriter, *
 			missingScopes(w, scopes[0])
 			return
 		}
-		h(w, r, c, def)
+		h(w, r, c, f.accountDef(c.Account, def))
 	}
 }
 

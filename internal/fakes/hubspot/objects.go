@@ -14,8 +14,9 @@ type property struct {
 	Type      string // string, number, datetime, enumeration
 	FieldType string // text, phonenumber, number, date, select, radio
 	Group     string
-	Unique    bool // usable as idProperty for upserts
-	ReadOnly  bool // computed by HubSpot; writes are refused
+	Unique    bool     // usable as idProperty for upserts
+	ReadOnly  bool     // computed by HubSpot; writes are refused
+	Options   []string // enumeration values
 }
 
 // objectDef describes a CRM object type the fake serves.
