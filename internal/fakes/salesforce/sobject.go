@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"patchbay/internal/fakes/fakekit"
@@ -104,6 +105,9 @@ func (f *Fake) getRecord(w http.ResponseWriter, r *http.Request, c fakekit.Call)
 				return
 			}
 			fields = append(fields, fd)
+		}
+		if id, _ := def.field("Id"); !slices.Contains(fields, id) {
+			fields = append(fields, id) // Salesforce always answers the Id
 		}
 	}
 	out := def.render(rec, fields)

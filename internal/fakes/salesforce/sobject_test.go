@@ -35,6 +35,7 @@ func TestSObjectCRUD(t *testing.T) {
 	}{
 		{"GET", "/sobjects/Lead/" + made.ID, "", 200, `"Status":"Open - Not Contacted"`},
 		{"GET", "/sobjects/lead/" + made.ID + "?fields=LastName", "", 200, `"LastName":"Ōtsuka"`},
+		{"GET", "/sobjects/Lead/" + made.ID + "?fields=LastName", "", 200, `"Id":"` + made.ID + `"`},
 		{"GET", "/sobjects/Lead/" + made.ID + "?fields=Shoe", "", 400, `"errorCode":"INVALID_FIELD"`},
 		{"PATCH", "/sobjects/Lead/" + made.ID, `{"Title":"CEO"}`, 204, ""},
 		{"GET", "/sobjects/Lead/" + made.ID + "?fields=Title", "", 200, `"Title":"CEO"`},
