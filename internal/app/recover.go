@@ -9,7 +9,8 @@ import (
 
 // recoverRuns closes the records of runs a previous process left "running"
 // when it died (SIGKILL, power loss): they say interrupted, and the next run
-// resumes from the last page the dead one committed. Only on SQLite, which one
+// resumes from the last page the dead one committed (its lease ends too, so
+// the sync can run at once). Only on SQLite, which one
 // process serves; on PostgreSQL another process may be running them.
 func (a *App) recoverRuns(ctx context.Context) error {
 	if a.Store.Dialect() == store.Postgres {
@@ -19,5 +20,9 @@ func (a *App) recoverRuns(ctx context.Context) error {
 	if n > 0 {
 		a.Log.Warn("runs left running by a stopped process recorded as interrupted", "runs", n)
 	}
+	if err != nil {
+		return err
+	}
+	_, err = a.Store.ReleaseOrphanLeases(ctx)
 	return err
 }

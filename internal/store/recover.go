@@ -34,3 +34,16 @@ func (s *Store) InterruptOrphanRunsOf(ctx context.Context, syncID, msg string, n
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// ReleaseOrphanLeases ends every sync lease, keeping the fencing tokens, and
+// returns how many it ended. Like InterruptOrphanRuns, call it at start-up
+// only where no other process can hold a lease (SQLite): a lease left by a
+// killed process would otherwise refuse "Sync now" until it expired.
+func (s *Store) ReleaseOrphanLeases(ctx context.Context) (int, error) {
+	res, err := s.exec(ctx, s.write, `UPDATE syncs SET lease_holder='', lease_expires_at=NULL WHERE lease_holder<>''`)
+	if err != nil {
+		return 0, fmt.Errorf("release orphan leases: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
