@@ -60,23 +60,48 @@ func (l *Local) Enqueue(_ context.Context, args Args) (Result, error) {
 }
 
 // EnqueueClaimed writes the claim in a store transaction (Config.InTx) and
-// queues the job once it committed. One process owns a SQLite store and its
-// sweep runs one at a time, so nothing can come between the two.
+// queues the job once it committed. The job's subject is reserved first, so
+// a claim is never written for a job that would be skipped as a duplicate
+// (its due time would be lost); one process owns a SQLite store.
 func (l *Local) EnqueueClaimed(ctx context.Context, args Args, claim func(context.Context, Execer) (bool, error)) (Result, error) {
 	if l.cfg.InTx == nil {
 		return Result{}, fmt.Errorf("enqueue %s: a claim needs Config.InTx", args.Kind())
 	}
-	ok := false
-	if err := l.cfg.InTx(ctx, func(ex Execer) (err error) {
-		ok, err = claim(ctx, ex)
-		return err
-	}); err != nil {
-		return Result{}, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
+	if !l.cfg.Handlers.has(args.Kind()) {
+		return Result{}, fmt.Errorf("enqueue %s: %w", args.Kind(), ErrNoHandler)
 	}
-	if !ok {
+	key := args.Kind() + "\x00" + args.uniqueKey()
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return Result{}, ErrStopped
+	}
+	if l.active[key] {
+		l.mu.Unlock()
 		return Result{Duplicate: true}, nil
 	}
-	return l.Enqueue(ctx, args)
+	l.active[key] = true
+	l.mu.Unlock()
+	ok := false
+	err := l.cfg.InTx(ctx, func(ex Execer) (err error) {
+		ok, err = claim(ctx, ex)
+		return err
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil || !ok || l.stopped {
+		delete(l.active, key)
+		switch {
+		case err != nil:
+			return Result{}, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
+		case !ok:
+			return Result{Duplicate: true}, nil
+		}
+		return Result{}, ErrStopped
+	}
+	l.jobs.Add(1)
+	go l.work(key, args)
+	return Result{}, nil
 }
 
 // work runs one job, retrying failures with River's backoff (attempt⁴ s) and

@@ -130,14 +130,26 @@ func (r *River) EnqueueClaimed(ctx context.Context, args Args, claim func(contex
 		if err != nil {
 			return err
 		}
-		res.Duplicate = ins.UniqueSkippedAsDuplicate
+		if ins.UniqueSkippedAsDuplicate {
+			// The same job is still queued or running: the claim must not
+			// stand without a job of its own, or the due time it moved on
+			// is lost; the next sweep claims it again.
+			res.Duplicate = true
+			return errSkipped
+		}
 		return nil
 	})
+	if errors.Is(err, errSkipped) {
+		return res, nil
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("enqueue %s: %w", args.Kind(), err)
 	}
 	return res, nil
 }
+
+// errSkipped rolls back a claim whose job River skipped as a duplicate.
+var errSkipped = errors.New("job skipped as a duplicate")
 
 type pgxExecer struct{ tx pgx.Tx }
 
