@@ -6,11 +6,13 @@
 package sdktest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +23,30 @@ import (
 	"patchbay/internal/fakes/shopify"
 )
 
+// missingSDKs lists the dependencies of testdata/package.json that
+// node_modules lacks (none installed, or installed before one was added).
+func missingSDKs(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for name := range pkg.Dependencies {
+		if _, err := os.Stat(filepath.Join("testdata", "node_modules", name, "package.json")); err != nil {
+			missing = append(missing, name)
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
+
 // runNode runs testdata/<script> with env; its failure fails the test.
 func runNode(t *testing.T, script string, env map[string]string) {
 	t.Helper()
@@ -28,8 +54,8 @@ func runNode(t *testing.T, script string, env map[string]string) {
 	if err != nil {
 		t.Skip("node is not installed; install Node.js 20 and run `npm ci` in internal/fakes/sdktest/testdata (make test does both)")
 	}
-	if _, err := os.Stat(filepath.Join("testdata", "node_modules")); err != nil {
-		t.Skip("the SDKs are not installed; run `npm ci` in internal/fakes/sdktest/testdata (make test does)")
+	if missing := missingSDKs(t); len(missing) > 0 {
+		t.Skipf("the SDKs %v are not installed; run `npm ci` in internal/fakes/sdktest/testdata (make test does)", missing)
 	}
 	cmd := exec.CommandContext(t.Context(), node, script)
 	cmd.Dir = "testdata"
