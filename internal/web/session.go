@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -137,11 +138,32 @@ func sameOrigin(r *http.Request) bool {
 }
 
 // localPath keeps redirects on this site: only absolute paths, no scheme-relative "//host".
+//
+// Browsers read "/\\host", "//host", and paths that become one of those once
+// dot segments are removed or tabs and newlines dropped, as another origin;
+// so anything but plain printable ASCII, a backslash (raw or encoded), an
+// empty or doubled slash after decoding and cleaning, or a scheme, host or
+// user falls back.
 func localPath(p, fallback string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x21 || c > 0x7e || c == '\\' {
+			return fallback
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") ||
+		strings.ContainsAny(u.Path, "\\\x00") || strings.Contains(u.Path, "//") {
 		return fallback
 	}
-	return p
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	out := (&url.URL{Path: clean, RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return fallback
+	}
+	return out
 }
 
 // loginPage asks for an API token. A double-submit cookie protects the form
