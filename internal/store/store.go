@@ -87,6 +87,15 @@ func open(dsn string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
+	// The file holds sealed credentials and the row data: only its owner
+	// reads it. SQLite gives its -wal and -shm files the database file's
+	// mode, so creating it 0600 here covers them too (the driver would use
+	// 0644).
+	if f, err := os.OpenFile(dsn, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dsn, err)
+	} else if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dsn, err)
+	}
 	// busy_timeout first so the other pragmas wait rather than fail;
 	// secure_delete so deleted credentials are zeroed in the file, not left in free pages.
 	q := url.Values{}
