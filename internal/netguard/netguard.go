@@ -72,8 +72,33 @@ func Refused(ip netip.Addr) string {
 			return r.reason
 		}
 	}
+	if ip.Is6() {
+		b := ip.As16()
+		switch {
+		case ipv4Compatible.Contains(ip):
+			// Deprecated ::a.b.c.d, which some stacks still route as IPv4.
+			return "IPv4-compatible IPv6"
+		case nat64.Contains(ip):
+			// The NAT64 gateway dials the IPv4 address in the last 32 bits.
+			if why := Refused(netip.AddrFrom4([4]byte(b[12:16]))); why != "" {
+				return "NAT64 of " + why
+			}
+		case sixToFour.Contains(ip):
+			// 6to4 relays reach the IPv4 address in bits 16-48.
+			if why := Refused(netip.AddrFrom4([4]byte(b[2:6]))); why != "" {
+				return "6to4 of " + why
+			}
+		}
+	}
 	return ""
 }
+
+// IPv6 ranges that carry an IPv4 address (RFC 4291, RFC 6052, RFC 3056).
+var (
+	ipv4Compatible = netip.MustParsePrefix("::/96")
+	nat64          = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour      = netip.MustParsePrefix("2002::/16")
+)
 
 // Control is a net.Dialer Control function that refuses inside addresses.
 func Control(_, address string, _ syscall.RawConn) error {
