@@ -513,6 +513,10 @@ func (k *Kit) exchangeLocked(form url.Values, clientID string) (TokenSet, *OAuth
 		return TokenSet{}, oauthErr(400, "invalid_grant", ReasonBadRedirectURI, "redirect_uri differs from the one of the authorization request")
 	case c.challenge != "" && !pkceMatches(c.challenge, c.method, form.Get("code_verifier")):
 		return TokenSet{}, oauthErr(400, "invalid_grant", ReasonBadCodeVerifier, "code_verifier does not match the code_challenge")
+	case c.challenge == "" && form.Get("code_verifier") != "":
+		// RFC 9700 §4.8.2: a verifier for a code issued without a challenge
+		// is a PKCE downgrade (an injected code): refuse it.
+		return TokenSet{}, oauthErr(400, "invalid_grant", ReasonBadCodeVerifier, "code_verifier sent, but the authorization request had no code_challenge")
 	}
 	return k.issueLocked(c.account, c.scopes, clientID, "", false), nil
 }

@@ -204,6 +204,15 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			wantStatus: 400, wantError: "invalid_grant",
 		},
 		{
+			name: "verifier for a code issued without a challenge (PKCE downgrade)",
+			form: url.Values{"decision": {"approve"}},
+			tokenForm: func(code string) url.Values {
+				return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},
+					"client_id": {"cid"}, "client_secret": {"sec"}, "code_verifier": {verifier}}
+			},
+			wantStatus: 400, wantError: "invalid_grant",
+		},
+		{
 			name: "other redirect uri",
 			form: url.Values{"decision": {"approve"}},
 			tokenForm: func(code string) url.Values {
