@@ -34,7 +34,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		var ve *connection.ValidationError
-		if !errors.As(err, &ve) && !errors.Is(err, ErrBodyTooLarge) {
+		if !errors.As(err, &ve) && !errors.Is(err, ErrBodyTooLarge) && !errors.Is(err, ErrInvalidUTF8) {
 			t.Fatalf("decode error of an unexpected kind %T: %v", err, err)
 		}
 		if p := ProblemFor(err); p.Status < 400 || p.Status >= 500 {

@@ -9,7 +9,7 @@ import (
 	"patchbay/internal/app/apptest"
 )
 
-// Oversized and malformed bodies are refused over real HTTP with nothing written.
+// Oversized, malformed and non-UTF-8 bodies are refused over real HTTP with nothing written.
 func TestHostileBodiesWriteNothing(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{})
@@ -24,6 +24,8 @@ func TestHostileBodiesWriteNothing(t *testing.T) {
 		{"malformed member", "POST", "/workspace/members", "{\"email\":", http.StatusUnprocessableEntity},
 		{"unknown field token", "POST", "/tokens", map[string]any{"name": "x", "admin": true}, http.StatusUnprocessableEntity},
 		{"wrong type", "POST", "/connections", map[string]any{"provider": 7}, http.StatusUnprocessableEntity},
+		{"invalid UTF-8 token", "POST", "/tokens", []byte("{\"name\":\"caf\xe9\"}"), http.StatusBadRequest},
+		{"invalid UTF-8 member", "POST", "/workspace/members", []byte("{\"email\":\"a@b.example\",\"name\":\"\xff\xfe\"}"), http.StatusBadRequest},
 	}
 	for _, tc := range tests {
 		st, body := e.Do(tc.method, tc.path, tc.body, nil)

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"patchbay/internal/catalog"
 	"patchbay/internal/connection"
@@ -68,6 +70,8 @@ func ProblemFor(err error) Problem {
 		return Problem{Type: "/problems/consent-denied", Title: "Access denied", Status: http.StatusBadRequest, Detail: err.Error()}
 	case errors.Is(err, store.ErrFull):
 		return Problem{Type: "/problems/storage-full", Title: "Storage full", Status: http.StatusInsufficientStorage, Detail: store.ErrFull.Error()}
+	case errors.Is(err, ErrInvalidUTF8):
+		return Problem{Type: "/problems/invalid-encoding", Title: "Invalid encoding", Status: http.StatusBadRequest, Detail: err.Error()}
 	case errors.Is(err, ErrBodyTooLarge):
 		return Problem{Type: "/problems/body-too-large", Title: "Request body too large", Status: http.StatusRequestEntityTooLarge, Detail: err.Error()}
 	case errors.Is(err, store.ErrNotFound):
@@ -94,16 +98,27 @@ const MaxBody = 1 << 20
 // ErrBodyTooLarge is returned for a request body over MaxBody.
 var ErrBodyTooLarge = errors.New("the request body is over 1 MiB; send less at once (e.g. rows in batches)")
 
-// decode reads a JSON body strictly: unknown fields and trailing data are errors.
+// ErrInvalidUTF8 is returned for a request body that is not UTF-8: the JSON
+// decoder would replace the bad bytes silently and store what was not sent.
+var ErrInvalidUTF8 = errors.New("the request body is not valid UTF-8; send text encoded as UTF-8")
+
+// decode reads a JSON body strictly: unknown fields, trailing data and bytes
+// that are not UTF-8 are errors.
 func decode(r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
 	var tooBig *http.MaxBytesError
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if errors.As(err, &tooBig) {
+		return ErrBodyTooLarge
+	} else if err != nil {
+		return &connection.ValidationError{Fields: []catalog.FieldError{{Field: "body", Message: "the request body could not be read: " + err.Error()}}}
+	}
+	if !utf8.Valid(body) {
+		return ErrInvalidUTF8
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); errors.Is(err, io.EOF) {
 		return nil // an empty body means all defaults
-	} else if errors.As(err, &tooBig) {
-		return ErrBodyTooLarge
 	} else if err != nil {
 		return &connection.ValidationError{Fields: []catalog.FieldError{{Field: "body", Message: "malformed JSON: " + err.Error()}}}
 	}

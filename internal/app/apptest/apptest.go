@@ -168,7 +168,9 @@ func (e *Env) Do(method, path string, body, out any) (int, string) {
 func (e *Env) DoAs(token, method, path string, body, out any) (int, string) {
 	e.T.Helper()
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.([]byte); ok {
+		rd = bytes.NewReader(raw) // sent as it is, for bodies JSON cannot encode
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			e.T.Fatal(err)
