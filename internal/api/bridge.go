@@ -118,6 +118,10 @@ func (h *Handler) receiveHook(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: err.Error()})
 	case errors.Is(err, bridge.ErrBadSignature):
 		writeProblem(w, Problem{Type: "/problems/bad-signature", Title: "Bad signature", Status: http.StatusUnauthorized, Detail: err.Error()})
+	case errors.Is(err, bridge.ErrReplayed):
+		writeProblem(w, Problem{Type: "/problems/replayed", Title: "Already received", Status: http.StatusConflict, Detail: err.Error()})
+	case errors.Is(err, bridge.ErrBadIdemKey):
+		writeProblem(w, Problem{Type: "/problems/bad-idempotency-key", Title: "Bad idempotency key", Status: http.StatusBadRequest, Detail: err.Error()})
 	case errors.As(err, &pe):
 		writeProblem(w, Problem{Type: "/problems/malformed-json", Title: "Malformed JSON", Status: http.StatusBadRequest, Detail: pe.Error()})
 	default:

@@ -32,12 +32,19 @@ import (
 const (
 	TimestampHeader = signing.HeaderTimestamp // Unix seconds
 	SignatureHeader = signing.HeaderSignature // sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">
+	// IdempotencyHeader names a delivery: a second request with the same key
+	// within IdempotencyWindow writes nothing (signed or not).
+	IdempotencyHeader = "Idempotency-Key"
 )
 
 // Limits.
 const (
 	MaxBody = 1 << 20 // bytes of one request
 	MaxSkew = 5 * time.Minute
+	// IdempotencyWindow is how long an idempotency key is remembered.
+	IdempotencyWindow = 24 * time.Hour
+	// maxIdempotencyKey bounds the header's length.
+	maxIdempotencyKey = 255
 	// SourceID names the bridge in row sources: rows it matched or created are
 	// linked to their match value under the match column's name.
 	SourceID = "bridge"
@@ -48,6 +55,10 @@ var (
 	ErrUnknownHook  = errors.New("no webhook with this URL; it may have been deleted")
 	ErrBadSignature = errors.New("the request's signature does not verify: send " + TimestampHeader + " (Unix seconds, within 5 minutes) and " +
 		SignatureHeader + ": sha256=<hex HMAC-SHA256 of \"<timestamp>.<body>\" keyed with the signing secret>")
+	// ErrReplayed: the same signed request, or the same idempotency key, was
+	// accepted before; nothing was written again.
+	ErrReplayed   = errors.New("this request was accepted before (same signature or " + IdempotencyHeader + "); nothing was written again")
+	ErrBadIdemKey = errors.New(IdempotencyHeader + " must be at most 255 printable characters")
 )
 
 // PayloadError says the body is not JSON the bridge reads.
@@ -135,10 +146,21 @@ func (s *Service) Receive(ctx context.Context, token string, header http.Header,
 	if err != nil {
 		return nil, err
 	}
+	var deliveries []delivery
 	if h.Secret != nil {
 		if err := s.verify(h, header, body); err != nil {
 			return nil, err
 		}
+		// A signature is good for MaxSkew around its timestamp: remember it
+		// that long, so a captured request cannot be sent again.
+		sec, _ := strconv.ParseInt(header.Get(TimestampHeader), 10, 64)
+		deliveries = append(deliveries, delivery{key: "sig:" + strings.ToLower(header.Get(SignatureHeader)), until: time.Unix(sec, 0).Add(MaxSkew)})
+	}
+	if k := header.Get(IdempotencyHeader); k != "" {
+		if len(k) > maxIdempotencyKey || strings.ContainsFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return nil, ErrBadIdemKey
+		}
+		deliveries = append(deliveries, delivery{key: "idem:" + k, until: s.now().Add(IdempotencyWindow)})
 	}
 	items, err := parse(body)
 	if err != nil {
@@ -152,7 +174,7 @@ func (s *Service) Receive(ctx context.Context, token string, header http.Header,
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.write(ctx, h, vals)
+	res, err := s.write(ctx, h, vals, deliveries)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +204,12 @@ func (s *Service) verify(h *store.Hook, header http.Header, body []byte) error {
 		return ErrBadSignature
 	}
 	return nil
+}
+
+// delivery names a request a hook must accept only once, until a time.
+type delivery struct {
+	key   string
+	until time.Time
 }
 
 // parse reads a JSON object (one row) or an array of objects.
@@ -256,10 +284,17 @@ func convert(cols []store.Column, match string, items []map[string]any) ([]map[s
 }
 
 // write creates or updates the rows in one transaction.
-func (s *Service) write(ctx context.Context, h *store.Hook, items []map[string]any) (*Result, error) {
+func (s *Service) write(ctx context.Context, h *store.Hook, items []map[string]any, deliveries []delivery) (*Result, error) {
 	res := &Result{}
 	err := s.Store.InTx(ctx, func(tx *store.Tx) error {
 		*res = Result{}
+		for _, d := range deliveries {
+			if err := tx.RememberDelivery(ctx, h.ID, d.key, s.now(), d.until); errors.Is(err, store.ErrReplayed) {
+				return ErrReplayed
+			} else if err != nil {
+				return err
+			}
+		}
 		var existing map[string]store.SourcedRow
 		if h.MatchColumn != "" {
 			keys := make([]string, 0, len(items))

@@ -149,6 +149,7 @@ func TestSignedHook(t *testing.T) {
 		{"tampered body", signed(now, body), []byte(`{"email":"evil@x.com"}`), 401},
 		{"replayed after 10 minutes", signed(now.Add(-10*time.Minute), body), body, 401},
 		{"good", signed(now, body), body, 200},
+		{"replayed within the window", signed(now, body), body, 409},
 	}
 	for _, c := range cases {
 		if st, text := post(t, h.URL, c.body, c.header); st != c.status {
@@ -160,5 +161,27 @@ func TestSignedHook(t *testing.T) {
 	}
 	if list := e.MustDo(http.StatusOK, "GET", "/tables/"+tb+"/hooks", nil, nil); strings.Contains(list, h.SigningSecret) {
 		t.Fatalf("the signing secret is listed: %s", list)
+	}
+}
+
+// TestIdempotencyKey: an unsigned post sent again with the same
+// Idempotency-Key writes nothing; another key writes.
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	e, tb, h := setup(t, map[string]any{})
+	body := []byte(`{"email":"idem@x.com","name":"Ida"}`)
+	for i, want := range []int{200, 409} {
+		if st, text := post(t, h.URL, body, map[string]string{bridge.IdempotencyHeader: "evt-1"}); st != want {
+			t.Fatalf("post %d: %d %s, want %d", i+1, st, text, want)
+		}
+	}
+	if st, text := post(t, h.URL, body, map[string]string{bridge.IdempotencyHeader: "evt-2"}); st != 200 {
+		t.Fatalf("another key: %d %s", st, text)
+	}
+	if st, text := post(t, h.URL, body, map[string]string{bridge.IdempotencyHeader: strings.Repeat("k", 300)}); st != 400 {
+		t.Fatalf("overlong key: %d %s", st, text)
+	}
+	if r := rows(t, e, tb); len(r) != 2 {
+		t.Fatalf("rows: %v, want 2 (no match column: each accepted post is a row)", r)
 	}
 }

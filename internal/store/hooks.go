@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -88,6 +89,31 @@ func (s *Store) DeleteHook(ctx context.Context, tableID, id string) error {
 func (s *Store) TouchHook(ctx context.Context, id string, at time.Time) error {
 	if _, err := s.exec(ctx, s.write, `UPDATE table_hooks SET last_used_at=? WHERE id=?`, at.UTC(), id); err != nil {
 		return fmt.Errorf("touch hook %s: %w", id, err)
+	}
+	return nil
+}
+
+// ErrReplayed is returned by RememberDelivery for a delivery key a hook
+// already accepted and still remembers.
+var ErrReplayed = errors.New("this request was accepted before")
+
+// RememberDelivery records that hook h accepts the delivery named key until
+// expires, in the transaction that writes its rows (so a failed write can be
+// sent again), or returns ErrReplayed when it already did. Keys past their
+// expiry are forgotten first.
+func (t *Tx) RememberDelivery(ctx context.Context, hookID, key string, now, expires time.Time) error {
+	if _, err := t.s.exec(ctx, t.tx, `DELETE FROM bridge_deliveries WHERE hook_id=? AND expires_at<=?`, hookID, now.UTC()); err != nil {
+		return fmt.Errorf("forget old deliveries of %s: %w", hookID, err)
+	}
+	res, err := t.s.exec(ctx, t.tx, `INSERT INTO bridge_deliveries (hook_id, key, expires_at) VALUES (?,?,?) ON CONFLICT (hook_id, key) DO NOTHING`,
+		hookID, key, expires.UTC())
+	if err != nil {
+		return fmt.Errorf("remember delivery of %s: %w", hookID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("remember delivery of %s: %w", hookID, err)
+	} else if n == 0 {
+		return ErrReplayed
 	}
 	return nil
 }
